@@ -1,0 +1,1 @@
+"""Early Help Hub: the secure broker between the agencies around a child."""

@@ -1,0 +1,1 @@
+"""Agencies, their practitioners and the systems that call the hub on their behalf."""

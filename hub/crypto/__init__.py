@@ -1,0 +1,1 @@
+"""Encryption at rest and keyed look-ups: nothing personal is stored in clear."""

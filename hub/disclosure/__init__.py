@@ -1,0 +1,1 @@
+"""Tamper-evident disclosure log: every disclosure is appended to a verifiable Merkle log."""

@@ -1,0 +1,1 @@
+"""The master index: people, the agency records linked to them, and their families."""

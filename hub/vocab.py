@@ -1,0 +1,131 @@
+"""The hub's controlled vocabularies: every code that is stored, logged or matched by a rule.
+
+Kept as StrEnums so that a typo is a type error, not a silently unmatched rule.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class AgencyKind(StrEnum):
+    HEALTH = "health"
+    SCHOOL = "school"
+    POLICE = "police"
+    COUNCIL = "council"
+    OTHER = "other"
+
+
+class PersonKind(StrEnum):
+    CHILD = "child"
+    ADULT = "adult"
+
+
+class Tier(StrEnum):
+    """Service tiers from the local procedures (seeds 000 and 004)."""
+
+    UNIVERSAL = "universal"
+    TARGETED = "targeted"
+    SPECIALIST = "specialist"
+
+
+class Role(StrEnum):
+    """What the practitioner on whose behalf a system asks does; sharing rules key on it."""
+
+    LEAD_PROFESSIONAL = "lead-professional"
+    FRONT_DOOR = "front-door"
+    SOCIAL_WORKER = "social-worker"
+    EARLY_HELP_WORKER = "early-help-worker"
+    HEALTH_VISITOR = "health-visitor"
+    SCHOOL_NURSE = "school-nurse"
+    GP = "gp"
+    MENTAL_HEALTH_PRACTITIONER = "mental-health-practitioner"
+    DESIGNATED_SAFEGUARDING_LEAD = "designated-safeguarding-lead"
+    TEACHER = "teacher"
+    SENCO = "senco"
+    POLICE_OFFICER = "police-officer"
+    POLICE_SAFEGUARDING = "police-safeguarding"
+    IG_OFFICER = "ig-officer"
+
+
+class Purpose(StrEnum):
+    """Why information is asked for; consents and sharing rules both name purposes."""
+
+    LEAD_PROFESSIONAL_CHECK = "lead-professional-check"
+    EARLY_HELP_ASSESSMENT = "early-help-assessment"
+    TEAM_AROUND_THE_FAMILY = "team-around-the-family"
+    REFERRAL = "referral"
+    STEP_UP = "step-up"
+    STEP_DOWN = "step-down"
+    FRONT_DOOR_TRIAGE = "front-door-triage"
+    SAFEGUARDING_ENQUIRY = "safeguarding-enquiry"
+
+
+class RelationshipKind(StrEnum):
+    PARENT_WITH_PR = "parent-with-parental-responsibility"
+    PARENT_WITHOUT_PR = "parent-without-parental-responsibility"
+    CARER_WITH_PR = "carer-with-parental-responsibility"
+    CARER_WITHOUT_PR = "carer-without-parental-responsibility"
+    SIBLING = "sibling"
+    HOUSEHOLD_MEMBER = "household-member"
+
+
+class Sensitivity(StrEnum):
+    """Sensitive services shielded by default (DOMAIN.md §9); codes from v3-ActCode where one exists."""
+
+    SEXUAL_HEALTH = "SEX"
+    MENTAL_HEALTH = "PSY"
+    SUBSTANCE_MISUSE = "ETH"
+    DOMESTIC_ABUSE = "SDV"
+    POLICE_INTELLIGENCE = "POLINT"
+
+
+class ConsentStatus(StrEnum):
+    ACTIVE = "active"
+    WITHDRAWN = "withdrawn"
+    REFUSED = "refused"
+    ENTERED_IN_ERROR = "entered-in-error"
+
+
+class ConsentGiver(StrEnum):
+    CHILD = "child"
+    PARENT = "parent"
+    CARER = "carer"
+
+
+class ConsentMethod(StrEnum):
+    WRITTEN = "written"
+    VERBAL = "verbal"
+    ELECTRONIC = "electronic"
+
+
+class LinkMethod(StrEnum):
+    NEW = "new"
+    DETERMINISTIC = "deterministic"
+    PROBABILISTIC = "probabilistic"
+    REVIEWED = "reviewed"
+
+
+class Outcome(StrEnum):
+    PERMIT = "permit"
+    PARTIAL = "partial"
+    DENY = "deny"
+
+
+class LegalBasis(StrEnum):
+    CONSENT = "consent"
+    PUBLIC_TASK_S17 = "public-task-ca1989-s17"
+    PUBLIC_TASK_S47 = "public-task-ca1989-s47"
+    LEGAL_OBLIGATION = "legal-obligation"
+    VITAL_INTERESTS = "vital-interests"
+    SAFEGUARDING_DPA_SCH1_PARA18 = "safeguarding-dpa2018-sch1-para18"
+
+
+class LogEvent(StrEnum):
+    """What a disclosure-log entry records, as ``source:subject:action``."""
+
+    DISCLOSURE_DECIDED = "hub:disclosure:decided"
+    CONSENT_RECORDED = "hub:consent:recorded"
+    CONSENT_WITHDRAWN = "hub:consent:withdrawn"
+    LINK_MADE = "hub:link:made"
+    CLIENT_REGISTERED = "hub:client:registered"
