@@ -1,0 +1,1 @@
+"""The HTTP face of the hub: routers, dependencies and error handlers."""

@@ -1,0 +1,82 @@
+"""The routes that need no access token: discovery, the token endpoint, health.
+
+Everything else is authenticated; a test walks the app's routes against this list.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+
+from hub.api.deps import HubDep, SessionDep
+from hub.auth.scopes import ALL_SCOPES
+from hub.auth.server import ASSERTION_ALGORITHMS, HubAuthorizationServer
+
+router = APIRouter(tags=["discovery and sign-in"])
+
+PUBLIC_PATHS = frozenset(
+    {
+        "/.well-known/smart-configuration",
+        "/.well-known/jwks.json",
+        "/oauth/token",
+        "/healthz",
+        "/readyz",
+    }
+)
+
+
+@router.get("/.well-known/smart-configuration")
+def smart_configuration(hub: HubDep) -> dict[str, Any]:
+    """SMART backend services discovery: where and how an agency system gets a token."""
+    base = hub.settings.public_url
+    return {
+        "issuer": base,
+        "jwks_uri": f"{base}/.well-known/jwks.json",
+        "token_endpoint": hub.settings.token_endpoint,
+        "grant_types_supported": ["client_credentials"],
+        "token_endpoint_auth_methods_supported": ["private_key_jwt"],
+        "token_endpoint_auth_signing_alg_values_supported": ASSERTION_ALGORITHMS,
+        "scopes_supported": list(ALL_SCOPES),
+        "capabilities": ["client-confidential-asymmetric"],
+    }
+
+
+@router.get("/.well-known/jwks.json")
+def jwks(hub: HubDep) -> dict[str, object]:
+    """The keys that verify the hub's access tokens."""
+    return hub.tokens.public_jwks()
+
+
+@router.post("/oauth/token")
+async def token(request: Request, hub: HubDep, session: SessionDep) -> JSONResponse:
+    """Client credentials with private_key_jwt; spent assertion ids are committed here."""
+    form = await request.form()
+    fields = {k: v for k, v in form.items() if isinstance(v, str)}
+
+    def exchange() -> tuple[int, dict[str, Any], list[tuple[str, str]]]:
+        server = HubAuthorizationServer(session, hub.settings, hub.tokens)
+        answer = server.create_token_response({"headers": dict(request.headers), "form": fields})
+        session.commit()
+        return answer  # type: ignore[no-any-return]
+
+    status, body, headers = await run_in_threadpool(exchange)
+    return JSONResponse(body, status_code=status, headers=dict(headers))
+
+
+@router.get("/healthz")
+def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get("/readyz")
+def readyz(session: SessionDep) -> JSONResponse:
+    """Ready when the database answers; a load balancer stops sending work when it does not."""
+    try:
+        session.execute(text("SELECT 1"))
+    except Exception:
+        return JSONResponse({"status": "database unavailable"}, status_code=503)
+    return JSONResponse({"status": "ready"})

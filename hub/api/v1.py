@@ -1,0 +1,229 @@
+"""Version 1 of the agency API: write what you hold, ask who else is involved."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Path, Query, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+
+from consent.schemas import ConsentIn, ConsentOut
+from consent.service import record_consent, withdraw_consent
+from hub.api.deps import CallerDep, HubDep, SessionDep, calling_agency
+from hub.auth.scopes import Scope
+from hub.disclosure.flow import InvolvementsAnswer, InvolvementsQuery, who_else_is_involved
+from hub.involvements.models import Involvement
+from hub.involvements.schemas import (
+    AgencyOut,
+    InvolvementEnd,
+    InvolvementIn,
+    InvolvementOut,
+    InvolvementWritten,
+    PractitionerOut,
+)
+from hub.involvements.service import end_involvement, upsert_involvement
+from hub.people.schemas import RecordIn, RecordOut
+from hub.people.service import upsert_record
+
+router = APIRouter(prefix="/v1")
+
+LocalId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:/-]+$")]
+
+
+class ReceiptOut(BaseModel):
+    index: int
+    entry_id: str
+    leaf_hash: str
+    chain_hash: str
+
+
+class InvolvementsOut(BaseModel):
+    decision_id: str
+    outcome: str
+    legal_basis: str | None
+    rule_ids: list[str]
+    consent_ids: list[str]
+    policy_version: str
+    receipt: ReceiptOut
+    involvements: list[InvolvementOut]
+
+
+class RefusalOut(BaseModel):
+    message: str
+    errors: list[dict[str, str]]
+    decision_id: str
+    receipt: ReceiptOut
+
+
+@router.put("/records/{local_id}", response_model=RecordOut, tags=["records"])
+def put_record(
+    local_id: LocalId, payload: RecordIn, hub: HubDep, session: SessionDep, caller: CallerDep
+) -> RecordOut:
+    """Register or update a person your agency holds, under your own id for them."""
+    agency = calling_agency(caller, session, Scope.RECORDS_WRITE)
+    written = upsert_record(session, hub.crypto, agency=agency, local_id=local_id, payload=payload)
+    session.commit()
+    return RecordOut(local_id=local_id, status="created" if written.created else "updated")
+
+
+@router.put("/involvements/{local_id}", response_model=InvolvementWritten, tags=["involvements"])
+def put_involvement(
+    local_id: LocalId, payload: InvolvementIn, session: SessionDep, caller: CallerDep
+) -> InvolvementWritten:
+    """Start or change your agency's involvement with a person you have registered."""
+    agency = calling_agency(caller, session, Scope.INVOLVEMENTS_WRITE)
+    _, created = upsert_involvement(session, agency=agency, local_id=local_id, payload=payload)
+    session.commit()
+    return InvolvementWritten(local_id=local_id, status="started" if created else "changed")
+
+
+@router.post("/involvements/{local_id}/end", response_model=InvolvementWritten, tags=["involvements"])
+def post_involvement_end(
+    local_id: LocalId, payload: InvolvementEnd, session: SessionDep, caller: CallerDep
+) -> InvolvementWritten:
+    """End your agency's involvement on the date given."""
+    agency = calling_agency(caller, session, Scope.INVOLVEMENTS_WRITE)
+    end_involvement(session, agency=agency, local_id=local_id, end_date=payload.end_date)
+    session.commit()
+    return InvolvementWritten(local_id=local_id, status="ended")
+
+
+@router.post("/consents", response_model=ConsentOut, status_code=201, tags=["consent"])
+def post_consent(payload: ConsentIn, session: SessionDep, caller: CallerDep) -> ConsentOut:
+    """Record a consent, or a refusal, that your agency obtained."""
+    agency = calling_agency(caller, session, Scope.CONSENT_WRITE)
+    consent = record_consent(session, agency=agency, payload=payload)
+    session.commit()
+    return ConsentOut(
+        id=consent.id,
+        status=consent.status,
+        period_start=consent.period_start,
+        period_end=consent.period_end,
+    )
+
+
+@router.post("/consents/{consent_id}/withdraw", response_model=ConsentOut, tags=["consent"])
+def post_consent_withdrawal(
+    consent_id: Annotated[str, Path(min_length=36, max_length=36)],
+    session: SessionDep,
+    caller: CallerDep,
+    x_practitioner: Annotated[str, Header(min_length=1, max_length=64)],
+) -> ConsentOut:
+    """Withdraw a consent your agency recorded; it stops permitting at once."""
+    agency = calling_agency(caller, session, Scope.CONSENT_WRITE)
+    consent = withdraw_consent(
+        session, agency=agency, consent_id=consent_id, practitioner=x_practitioner
+    )
+    session.commit()
+    return ConsentOut(
+        id=consent.id,
+        status=consent.status,
+        period_start=consent.period_start,
+        period_end=consent.period_end,
+    )
+
+
+@router.get(
+    "/children/involvements",
+    response_model=InvolvementsOut,
+    responses={
+        400: {"model": RefusalOut, "description": "The request is malformed."},
+        401: {"model": RefusalOut, "description": "No valid access token."},
+        403: {"model": RefusalOut, "description": "Not permitted, or no such child."},
+    },
+    tags=["who else is involved"],
+)
+def get_involvements(
+    request: Request,
+    hub: HubDep,
+    session: SessionDep,
+    identifier: Annotated[
+        str | None,
+        Query(max_length=200, description="system|value, e.g. nhs|9434765919"),
+    ] = None,
+    purpose: Annotated[str | None, Query(max_length=64)] = None,
+    x_practitioner: Annotated[str | None, Header(max_length=200)] = None,
+    x_practitioner_role: Annotated[str | None, Header(max_length=64)] = None,
+) -> Any:
+    """Who else works with this child: agencies, services, practitioners, lead professional.
+
+    Authentication happens inside the flow, not as a dependency, because even a refused
+    request is a decision the disclosure log must hold.
+    """
+    answer = who_else_is_involved(
+        hub,
+        session,
+        InvolvementsQuery(
+            authorization=request.headers.get("authorization"),
+            identifier=identifier,
+            purpose=purpose,
+            practitioner=x_practitioner,
+            role=x_practitioner_role,
+        ),
+    )
+    return _respond(answer)
+
+
+def _respond(answer: InvolvementsAnswer) -> Any:
+    receipt = ReceiptOut(**answer.receipt.__dict__)
+    if answer.error is not None:
+        body = {
+            **answer.error.body(),
+            "decision_id": answer.receipt.entry_id,
+            "receipt": receipt.model_dump(),
+        }
+        return JSONResponse(body, status_code=answer.status, headers=answer.error.headers)
+    decision = answer.decision
+    shielded = set(decision.shielded)
+    return InvolvementsOut(
+        decision_id=answer.receipt.entry_id,
+        outcome=str(decision.outcome),
+        legal_basis=decision.legal_basis,
+        rule_ids=list(decision.rule_ids),
+        consent_ids=list(decision.consent_ids),
+        policy_version=decision.policy_version,
+        receipt=receipt,
+        involvements=[_shown(i, i.id in shielded) for i in answer.involvements],
+    )
+
+
+def _shown(involvement: Involvement, shielded: bool) -> InvolvementOut:
+    agency = involvement.agency
+    if shielded:
+        return InvolvementOut(
+            id=involvement.id,
+            shielded=True,
+            agency=None,
+            service=None,
+            service_name="A service is involved",
+            tier=None,
+            level_of_need=None,
+            lead_professional=False,
+            practitioner=None,
+            start_date=None,
+            end_date=None,
+            contact=agency.contact or "Contact the partnership's front door",
+        )
+    practitioner = involvement.practitioner
+    return InvolvementOut(
+        id=involvement.id,
+        shielded=False,
+        agency=AgencyOut(code=agency.code, name=agency.name, kind=agency.kind),  # type: ignore[arg-type]
+        service=involvement.service,
+        service_name=involvement.service_name,
+        tier=involvement.tier,  # type: ignore[arg-type]
+        level_of_need=involvement.level_of_need,
+        lead_professional=involvement.lead_professional,
+        practitioner=PractitionerOut(
+            name=practitioner.name,
+            role=practitioner.role,
+            email=practitioner.email,
+            phone=practitioner.phone,
+        )
+        if practitioner
+        else None,
+        start_date=involvement.start_date,
+        end_date=involvement.end_date,
+        contact=agency.contact,
+    )

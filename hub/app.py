@@ -1,0 +1,104 @@
+"""Build the FastAPI application around one running ``Hub``."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from sqlalchemy.exc import OperationalError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from hub.api import public, v1
+from hub.errors import HubError, error_body
+from hub.logging import log
+from hub.runtime import Hub
+
+DESCRIPTION = """
+The secure broker between the agencies around a child in England. Agency systems sign in
+with OAuth 2.0 client credentials and a signed client assertion (SMART backend services),
+register the people and involvements they hold, and ask who else works with a child. Every
+decision, permit or deny, is written with its reasons to a tamper-evident disclosure log.
+"""
+
+
+def create_app(hub: Hub) -> FastAPI:
+    app = FastAPI(title="Early Help Hub", version="0.1.0", description=DESCRIPTION)
+    app.state.hub = hub
+    app.include_router(public.router)
+    app.include_router(v1.router)
+    _install_error_handlers(app)
+    _install_middleware(app, hub)
+    return app
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(HubError)
+    async def _hub_error(_request: Request, exc: HubError) -> JSONResponse:
+        return JSONResponse(exc.body(), status_code=exc.status_code, headers=exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [_describe(e) for e in exc.errors()[:20]]
+        message = "The request is not valid: " + "; ".join(e["description"] for e in errors)
+        return JSONResponse({"message": message, "errors": errors}, status_code=400)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        messages = {404: "There is nothing at this address.", 405: "This address does not accept that method."}
+        message = messages.get(exc.status_code, str(exc.detail))
+        code = {404: "not-found", 405: "method-not-allowed"}.get(exc.status_code, "http-error")
+        return JSONResponse(error_body(message, code), status_code=exc.status_code)
+
+    @app.exception_handler(OperationalError)
+    async def _database_down(_request: Request, exc: OperationalError) -> JSONResponse:
+        log.warning("database_unavailable", error=type(exc.orig).__name__)
+        return JSONResponse(
+            error_body("The hub's database is unavailable; try again shortly.", "unavailable"),
+            status_code=503,
+            headers={"Retry-After": "5"},
+        )
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
+        log.error("unexpected_error", error=type(exc).__name__)
+        return JSONResponse(
+            error_body("Something went wrong in the hub. It has been logged.", "internal-error"),
+            status_code=500,
+        )
+
+
+def _describe(error: Any) -> dict[str, str]:
+    """A validation error without echoing the submitted value back."""
+    where = ".".join(str(part) for part in error.get("loc", ()) if part != "body") or "request"
+    return {"code": "invalid-field", "description": f"{where}: {error.get('msg', 'invalid')}"}
+
+
+def _install_middleware(app: FastAPI, hub: Hub) -> None:
+    limit = hub.settings.max_request_bytes
+
+    @app.middleware("http")
+    async def _guard_and_log(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        started = time.perf_counter()
+        length = request.headers.get("content-length")
+        if length is not None and (not length.isdigit() or int(length) > limit):
+            response: Response = JSONResponse(
+                error_body(f"The request body is larger than {limit} bytes.", "body-too-large"),
+                status_code=413,
+            )
+        else:
+            response = await call_next(request)
+        route = request.scope.get("route")
+        log.info(
+            "request",
+            method=request.method,
+            route=getattr(route, "path", "unmatched"),
+            status=response.status_code,
+            ms=round((time.perf_counter() - started) * 1000, 2),
+        )
+        return response

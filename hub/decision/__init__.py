@@ -1,0 +1,1 @@
+"""The one decision function: rules first, then consent, then shielding. Deny by default."""

@@ -1,0 +1,93 @@
+"""Writing involvements, and reading the ones open for a person."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from hub.agencies.models import Agency, Practitioner
+from hub.errors import BadRequest, NotFound
+from hub.involvements.models import Involvement
+from hub.involvements.schemas import InvolvementIn, PractitionerIn
+from hub.people.service import record_for
+
+
+def _practitioner(session: Session, agency: Agency, given: PractitionerIn) -> Practitioner:
+    found = session.execute(
+        select(Practitioner).where(
+            Practitioner.agency_id == agency.id, Practitioner.ref == given.ref
+        )
+    ).scalar_one_or_none()
+    if found is None:
+        found = Practitioner(agency_id=agency.id, ref=given.ref, name=given.name, role=given.role)
+        session.add(found)
+    found.name, found.role, found.email, found.phone = (
+        given.name,
+        given.role,
+        given.email,
+        given.phone,
+    )
+    return found
+
+
+def upsert_involvement(
+    session: Session, *, agency: Agency, local_id: str, payload: InvolvementIn
+) -> tuple[Involvement, bool]:
+    """Start or change one of this agency's involvements; idempotent by its local id."""
+    record = record_for(session, agency=agency, local_id=payload.record)
+    involvement = session.execute(
+        select(Involvement).where(
+            Involvement.agency_id == agency.id, Involvement.local_id == local_id
+        )
+    ).scalar_one_or_none()
+    created = involvement is None
+    if involvement is None:
+        involvement = Involvement(agency_id=agency.id, local_id=local_id, person_id=record.person_id)
+        session.add(involvement)
+    involvement.person_id = record.person_id
+    involvement.service = payload.service
+    involvement.service_name = payload.service_name
+    involvement.tier = payload.tier
+    involvement.level_of_need = payload.level_of_need
+    involvement.lead_professional = payload.lead_professional
+    involvement.sensitivity = payload.sensitivity
+    involvement.start_date = payload.start_date
+    involvement.end_date = payload.end_date
+    involvement.practitioner = (
+        _practitioner(session, agency, payload.practitioner) if payload.practitioner else None
+    )
+    session.flush()
+    return involvement, created
+
+
+def end_involvement(session: Session, *, agency: Agency, local_id: str, end_date: date) -> Involvement:
+    involvement = session.execute(
+        select(Involvement).where(
+            Involvement.agency_id == agency.id, Involvement.local_id == local_id
+        )
+    ).scalar_one_or_none()
+    if involvement is None:
+        raise NotFound(
+            f"Your agency has no involvement '{local_id}' registered with the hub.",
+            code="involvement-not-found",
+        )
+    if end_date < involvement.start_date:
+        raise BadRequest("The end date is before the involvement started.", code="bad-end-date")
+    involvement.end_date = end_date
+    session.flush()
+    return involvement
+
+
+def open_involvements(session: Session, person_id: str, on: date) -> list[Involvement]:
+    rows = session.execute(
+        select(Involvement)
+        .where(
+            Involvement.person_id == person_id,
+            Involvement.start_date <= on,
+            (Involvement.end_date.is_(None)) | (Involvement.end_date >= on),
+        )
+        .order_by(Involvement.start_date, Involvement.id)
+    )
+    return list(rows.scalars())

@@ -1,0 +1,36 @@
+"""Find the person an identifier names: the "resolve the child" step of every request."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.orm import Session
+
+from hub.crypto.fields import BlindIndex
+from hub.identifiers import Identifier
+from hub.people.models import Person
+from hub.people.service import persons_holding
+
+
+@dataclass(frozen=True)
+class Resolution:
+    person: Person | None
+    reason: str | None = None
+
+
+def resolve(session: Session, blind: BlindIndex, identifier: Identifier) -> Resolution:
+    """Exact match through the blind index; an identifier held by two people names nobody."""
+    people: set[str] = set()
+    for person_id in persons_holding(session, blind, identifier):
+        person = session.get(Person, person_id)
+        seen: set[str] = set()
+        while person is not None and person.merged_into_id and person.id not in seen:
+            seen.add(person.id)
+            person = session.get(Person, person.merged_into_id)
+        if person is not None:
+            people.add(person.id)
+    if not people:
+        return Resolution(person=None, reason="subject-not-found")
+    if len(people) > 1:
+        return Resolution(person=None, reason="subject-ambiguous")
+    return Resolution(person=session.get(Person, people.pop()))

@@ -1,0 +1,1 @@
+"""The partnership's information sharing agreement as versioned, machine-checked rules."""

@@ -1,0 +1,163 @@
+"""Loads the sharing rules, refuses malformed ones, and answers "which rule lets this through?".
+
+Rules are about kinds of agency, roles, kinds of information and purposes, never about a
+particular child, so the answer for each combination is computed by pycasbin once and kept
+until the rules are reloaded.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+from threading import Lock
+
+import casbin
+
+from hub.vocab import AgencyKind, LegalBasis, Purpose, Role
+
+MODEL_FILE = "model.conf"
+RULES_FILE = "sharing_rules.csv"
+INFORMATION_KINDS = frozenset({"involvement", "sensitive-involvement", "family"})
+CONSENT_VALUES = frozenset({"required", "not-required"})
+EFFECTS = frozenset({"allow", "deny"})
+
+
+class PolicyError(ValueError):
+    """A rules file cannot be used; the message names the line and the reason."""
+
+
+@dataclass(frozen=True)
+class SharingRule:
+    id: str
+    recipient_kind: str
+    role: str
+    information: str
+    purpose: str
+    legal_basis: str
+    consent: str
+    effect: str
+
+    @property
+    def needs_consent(self) -> bool:
+        return self.consent == "required"
+
+
+@dataclass(frozen=True)
+class RuleMatch:
+    """What the rules say for one combination, before anyone's consent is looked at."""
+
+    without_consent: SharingRule | None
+    with_consent: SharingRule | None
+    denied_by: SharingRule | None
+
+    @property
+    def permits_at_all(self) -> bool:
+        return self.without_consent is not None or self.with_consent is not None
+
+
+def _check_value(value: str, allowed: frozenset[str], what: str, line: int) -> None:
+    if value != "*" and value not in allowed:
+        raise PolicyError(f"line {line}: unknown {what} '{value}'")
+
+
+def parse_rules(path: Path) -> list[SharingRule]:
+    """Read and check every rule; the first problem stops the load."""
+    rules: list[SharingRule] = []
+    seen: set[str] = set()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise PolicyError(f"cannot read {path.name}: {exc}") from None
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        fields = [f.strip() for f in next(csv.reader([line]))]
+        if fields[0] != "p":
+            raise PolicyError(f"line {number}: a rule line starts with 'p', not '{fields[0]}'")
+        if len(fields) != 9:
+            raise PolicyError(f"line {number}: a rule has 8 fields after 'p', found {len(fields) - 1}")
+        rule = SharingRule(*fields[1:])
+        if not rule.id or rule.id in seen:
+            raise PolicyError(f"line {number}: rule id '{rule.id}' is empty or used twice")
+        seen.add(rule.id)
+        _check_value(rule.recipient_kind, frozenset(AgencyKind), "agency kind", number)
+        _check_value(rule.role, frozenset(Role), "role", number)
+        _check_value(rule.information, INFORMATION_KINDS, "kind of information", number)
+        _check_value(rule.purpose, frozenset(Purpose), "purpose", number)
+        if rule.legal_basis not in frozenset(LegalBasis):
+            raise PolicyError(f"line {number}: unknown legal basis '{rule.legal_basis}'")
+        if rule.consent not in CONSENT_VALUES:
+            raise PolicyError(f"line {number}: consent must be 'required' or 'not-required'")
+        if rule.effect not in EFFECTS:
+            raise PolicyError(f"line {number}: effect must be 'allow' or 'deny'")
+        if rule.effect == "allow" and rule.consent == "not-required" and rule.legal_basis == "consent":
+            raise PolicyError(f"line {number}: a rule whose basis is consent must require consent")
+        if rule.effect == "allow" and rule.consent == "required" and rule.legal_basis != "consent":
+            raise PolicyError(
+                f"line {number}: a rule that requires consent must name consent as its basis"
+            )
+        rules.append(rule)
+    if not rules:
+        raise PolicyError(f"{path.name} holds no rules; the hub would deny everything")
+    return rules
+
+
+class SharingRules:
+    """One loaded version of the rules; replace the whole object to reload."""
+
+    def __init__(self, policy_dir: Path) -> None:
+        model_path = policy_dir / MODEL_FILE
+        rules_path = policy_dir / RULES_FILE
+        self.rules = parse_rules(rules_path)
+        digest = hashlib.sha256()
+        for path in (model_path, rules_path):
+            digest.update(path.read_bytes())
+        self.version = digest.hexdigest()[:16]
+        self._by_id = {rule.id: rule for rule in self.rules}
+        try:
+            self._enforcer = casbin.Enforcer(str(model_path))
+        except Exception as exc:  # pycasbin raises bare exceptions for a bad model
+            raise PolicyError(f"{MODEL_FILE}: {exc}") from None
+        self._enforcer.add_policies([_as_row(rule) for rule in self.rules])
+        self._cache: dict[tuple[str, str, str, str], RuleMatch] = {}
+        self._lock = Lock()
+
+    def match(self, *, recipient_kind: str, role: str, information: str, purpose: str) -> RuleMatch:
+        key = (recipient_kind, role, information, purpose)
+        found = self._cache.get(key)
+        if found is None:
+            with self._lock:
+                found = self._evaluate(*key)
+                self._cache[key] = found
+        return found
+
+    def _evaluate(self, kind: str, role: str, info: str, purpose: str) -> RuleMatch:
+        allowed_absent, why_absent = self._enforcer.enforce_ex(kind, role, info, purpose, "absent")
+        allowed_given, why_given = self._enforcer.enforce_ex(kind, role, info, purpose, "given")
+        without = self._rule(why_absent) if allowed_absent else None
+        with_consent = self._rule(why_given) if allowed_given else None
+        denied = None
+        for allowed, why in ((allowed_absent, why_absent), (allowed_given, why_given)):
+            rule = self._rule(why)
+            if not allowed and rule is not None and rule.effect == "deny":
+                denied = rule
+        return RuleMatch(without_consent=without, with_consent=with_consent, denied_by=denied)
+
+    def _rule(self, explanation: list[str]) -> SharingRule | None:
+        return self._by_id.get(explanation[0]) if explanation else None
+
+
+def _as_row(rule: SharingRule) -> list[str]:
+    return [
+        rule.id,
+        rule.recipient_kind,
+        rule.role,
+        rule.information,
+        rule.purpose,
+        rule.legal_basis,
+        rule.consent,
+        rule.effect,
+    ]
