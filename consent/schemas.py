@@ -15,7 +15,9 @@ CATEGORY_PATTERN = r"^[A-Za-z][A-Za-z0-9-]{1,47}$"
 class ConsentIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    record: str = Field(min_length=1, max_length=64, description="Your local id of the person it is about.")
+    record: str = Field(
+        min_length=1, max_length=64, description="Your local id of the person it is about."
+    )
     status: Literal["active", "refused"] = "active"
     given_by: ConsentGiver
     grantor_record: str | None = Field(

@@ -48,7 +48,10 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        messages = {404: "There is nothing at this address.", 405: "This address does not accept that method."}
+        messages = {
+            404: "There is nothing at this address.",
+            405: "This address does not accept that method.",
+        }
         message = messages.get(exc.status_code, str(exc.detail))
         code = {404: "not-found", 405: "method-not-allowed"}.get(exc.status_code, "http-error")
         return JSONResponse(error_body(message, code), status_code=exc.status_code)

@@ -13,8 +13,11 @@ from rich.table import Table
 
 from hub.settings import Settings, get_settings
 
-app = typer.Typer(help="Early Help Hub: who else works with this child, shared lawfully.",
-                  no_args_is_help=True, add_completion=False)
+app = typer.Typer(
+    help="Early Help Hub: who else works with this child, shared lawfully.",
+    no_args_is_help=True,
+    add_completion=False,
+)
 db_app = typer.Typer(help="The hub's database.", no_args_is_help=True)
 client_app = typer.Typer(help="Agency systems that call the hub.", no_args_is_help=True)
 audit_app = typer.Typer(help="The disclosure log.", no_args_is_help=True)
@@ -50,8 +53,10 @@ def keys_init() -> None:
     settings = get_settings()
     existed = settings.resolved_key_file.exists()
     load_keyring(settings, create=True)
-    out.print(("Key file already present: " if existed else "Created key file: ")
-              + str(settings.resolved_key_file))
+    out.print(
+        ("Key file already present: " if existed else "Created key file: ")
+        + str(settings.resolved_key_file)
+    )
 
 
 @client_app.command("add")
@@ -59,7 +64,9 @@ def client_add(
     name: Annotated[str, typer.Argument(help="The client id, e.g. leeds-school-mis.")],
     agency: Annotated[str, typer.Option(help="The agency code it acts for.")],
     agency_name: Annotated[str | None, typer.Option(help="Creates the agency if new.")] = None,
-    agency_kind: Annotated[str | None, typer.Option(help="health, school, police, council, other.")] = None,
+    agency_kind: Annotated[
+        str | None, typer.Option(help="health, school, police, council, other.")
+    ] = None,
     key_out: Annotated[Path | None, typer.Option(help="Where to write the private key.")] = None,
 ) -> None:
     """Register an agency system and write out its private key (kept nowhere else)."""
@@ -74,15 +81,22 @@ def client_add(
     hub = Hub.start(settings)
     try:
         with hub.sessions() as session:
-            found = session.execute(select(Agency).where(Agency.code == agency)).scalar_one_or_none()
+            found = session.execute(
+                select(Agency).where(Agency.code == agency)
+            ).scalar_one_or_none()
             if found is None:
                 if not agency_name or agency_kind not in {k.value for k in AgencyKind}:
-                    _fail(f"No agency '{agency}'; give --agency-name and --agency-kind to create it.")
+                    _fail(
+                        f"No agency '{agency}'; give --agency-name and --agency-kind to create it."
+                    )
                 assert agency_name is not None and agency_kind is not None
-                found = ensure_agency(session, code=agency, name=agency_name, kind=AgencyKind(agency_kind))
+                found = ensure_agency(
+                    session, code=agency, name=agency_name, kind=AgencyKind(agency_kind)
+                )
             try:
-                credentials = register_client(session, client_id=name, agency=found,
-                                              token_endpoint=settings.token_endpoint)
+                credentials = register_client(
+                    session, client_id=name, agency=found, token_endpoint=settings.token_endpoint
+                )
             except ClientError as exc:
                 _fail(str(exc))
                 return
@@ -98,14 +112,18 @@ def client_add(
 def client_token(
     name: Annotated[str, typer.Argument(help="The client id.")],
     key_file: Annotated[Path | None, typer.Option(help="The client's private key file.")] = None,
-    scope: Annotated[str | None, typer.Option(help="Scopes to ask for (default: all granted).")] = None,
+    scope: Annotated[
+        str | None, typer.Option(help="Scopes to ask for (default: all granted).")
+    ] = None,
 ) -> None:
     """Sign in as a client against a running hub (private_key_jwt) and print the access token."""
     from hub.clients import ClientCredentials, ClientError, fetch_token
 
     settings = get_settings()
     try:
-        credentials = ClientCredentials.load(key_file or settings.data_dir / "clients" / f"{name}.json")
+        credentials = ClientCredentials.load(
+            key_file or settings.data_dir / "clients" / f"{name}.json"
+        )
         print(fetch_token(credentials, scope=scope))  # noqa: T201 - the token is the output
     except ClientError as exc:
         _fail(str(exc))
@@ -124,9 +142,14 @@ def audit_verify() -> None:
     finally:
         engine.dispose()
     if result.ok:
-        out.print(f"[green]The disclosure log verifies:[/green] {result.entries} entries, chain intact.")
+        out.print(
+            f"[green]The disclosure log verifies:[/green] {result.entries} entries, chain intact."
+        )
         return
-    err.print(f"[red]The disclosure log does NOT verify[/red] at entry {result.first_bad}: {result.reason}")
+    err.print(
+        "[red]The disclosure log does NOT verify[/red] "
+        f"at entry {result.first_bad}: {result.reason}"
+    )
     raise typer.Exit(1)
 
 
@@ -140,15 +163,22 @@ def serve(
     import uvicorn
 
     settings = get_settings()
-    uvicorn.run("hub.asgi:app", host=host or settings.host, port=port or settings.port,
-                workers=workers, log_level="warning")
+    uvicorn.run(
+        "hub.asgi:app",
+        host=host or settings.host,
+        port=port or settings.port,
+        workers=workers,
+        log_level="warning",
+    )
 
 
 @app.command("demo")
 def demo(
     port: Annotated[int, typer.Option(help="Port for the demo hub.")] = 8000,
     families: Annotated[int, typer.Option(help="How many synthetic families.")] = 12,
-    no_serve: Annotated[bool, typer.Option("--no-serve", help="Build the county, then stop.")] = False,
+    no_serve: Annotated[
+        bool, typer.Option("--no-serve", help="Build the county, then stop.")
+    ] = False,
 ) -> None:
     """Build a fresh synthetic county in ./hub-data and serve the hub on 127.0.0.1."""
     import os
@@ -175,8 +205,9 @@ def demo(
     upgrade(settings.sqlalchemy_url)
     hub = Hub.start(settings, keyring=keyring)
     with hub.sessions() as session:
-        county = build_county(session, hub.crypto, token_endpoint=settings.token_endpoint,
-                              families=families)
+        county = build_county(
+            session, hub.crypto, token_endpoint=settings.token_endpoint, families=families
+        )
         session.commit()
     for client_id, credentials in county.clients.items():
         credentials.save(settings.data_dir / "clients" / f"{client_id}.json")
@@ -199,17 +230,31 @@ def _print_demo(county: object, public_url: str, settings: Settings) -> None:
         table.add_row(example["nhs"], example["story"])
     out.print(table)
     given = next(e["nhs"] for e in county.examples if e["story"] == "consent given")
-    out.print(f"\nThe hub is at {public_url} (API docs: {public_url}/docs). "
-              f"Data and keys: {settings.data_dir.resolve()}")
+    out.print(
+        f"\nThe hub is at {public_url} (API docs: {public_url}/docs). "
+        f"Data and keys: {settings.data_dir.resolve()}"
+    )
     out.print("In another terminal, in this directory, ask who else is involved with a child:\n")
+    hub_cmd = _own_command()
     request = (
-        "TOKEN=$(hub client token demo-council)\n"
+        f"TOKEN=$({hub_cmd} client token demo-council)\n"
         f"curl -s -H \"Authorization: Bearer $TOKEN\" -H 'X-Practitioner: COU-EH-1' "
         f"-H 'X-Practitioner-Role: lead-professional' "
         f"'{public_url}/v1/children/involvements?identifier=nhs|{given}&purpose=team-around-the-family'"
     )
     out.print(request, soft_wrap=True, highlight=False, markup=False)
-    out.print("\nThen check the disclosure log: hub audit verify\n")
+    out.print(f"\nThen check the disclosure log: {hub_cmd} audit verify\n", highlight=False)
+
+
+def _own_command() -> str:
+    """How to run this same ``hub`` again from here, so the printed commands work as pasted."""
+    import os
+
+    invoked = Path(sys.argv[0]).absolute()
+    on_path = shutil.which("hub")
+    if invoked.name != "hub" or (on_path and Path(on_path).absolute() == invoked):
+        return "hub"
+    return os.path.relpath(invoked)
 
 
 def _safe_url(settings: Settings) -> str:

@@ -83,7 +83,9 @@ class ClientCredentials:
             data = json.loads(path.read_text(encoding="utf-8"))
             return cls(data["client_id"], data["token_endpoint"], data["private_jwk"])
         except FileNotFoundError:
-            raise ClientError(f"No client key file at {path}; run 'hub client add' first.") from None
+            raise ClientError(
+                f"No client key file at {path}; run 'hub client add' first."
+            ) from None
         except (ValueError, KeyError):
             raise ClientError(f"The client key file {path} is malformed.") from None
 
@@ -137,10 +139,14 @@ def register_client(
     return ClientCredentials(client_id, token_endpoint, private)
 
 
-def fetch_token(credentials: ClientCredentials, *, scope: str | None = None, timeout: float = 10) -> str:
+def fetch_token(
+    credentials: ClientCredentials, *, scope: str | None = None, timeout: float = 10
+) -> str:
     """Perform the real private_key_jwt exchange with a running hub."""
     try:
-        response = httpx.post(credentials.token_endpoint, data=credentials.token_form(scope), timeout=timeout)
+        response = httpx.post(
+            credentials.token_endpoint, data=credentials.token_form(scope), timeout=timeout
+        )
     except httpx.HTTPError as exc:
         raise ClientError(f"Cannot reach the hub at {credentials.token_endpoint}: {exc}") from None
     body = response.json()

@@ -71,7 +71,7 @@ class RelationshipKind(StrEnum):
 
 
 class Sensitivity(StrEnum):
-    """Sensitive services shielded by default (DOMAIN.md §9); codes from v3-ActCode where one exists."""
+    """Sensitive services, shielded by default (DOMAIN.md §9); v3-ActCode codes where they exist."""
 
     SEXUAL_HEALTH = "SEX"
     MENTAL_HEALTH = "PSY"

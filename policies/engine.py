@@ -78,7 +78,9 @@ def parse_rules(path: Path) -> list[SharingRule]:
         if fields[0] != "p":
             raise PolicyError(f"line {number}: a rule line starts with 'p', not '{fields[0]}'")
         if len(fields) != 9:
-            raise PolicyError(f"line {number}: a rule has 8 fields after 'p', found {len(fields) - 1}")
+            raise PolicyError(
+                f"line {number}: a rule has 8 fields after 'p', found {len(fields) - 1}"
+            )
         rule = SharingRule(*fields[1:])
         if not rule.id or rule.id in seen:
             raise PolicyError(f"line {number}: rule id '{rule.id}' is empty or used twice")
@@ -93,7 +95,11 @@ def parse_rules(path: Path) -> list[SharingRule]:
             raise PolicyError(f"line {number}: consent must be 'required' or 'not-required'")
         if rule.effect not in EFFECTS:
             raise PolicyError(f"line {number}: effect must be 'allow' or 'deny'")
-        if rule.effect == "allow" and rule.consent == "not-required" and rule.legal_basis == "consent":
+        if (
+            rule.effect == "allow"
+            and rule.consent == "not-required"
+            and rule.legal_basis == "consent"
+        ):
             raise PolicyError(f"line {number}: a rule whose basis is consent must require consent")
         if rule.effect == "allow" and rule.consent == "required" and rule.legal_basis != "consent":
             raise PolicyError(

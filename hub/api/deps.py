@@ -46,7 +46,11 @@ def calling_agency(caller: Caller, session: Session, scope: str) -> Agency:
             f"Your system's token does not carry the '{scope}' scope this needs.",
             code="insufficient-scope",
         )
-    agency = session.execute(select(Agency).where(Agency.code == caller.agency_code)).scalar_one_or_none()
+    agency = session.execute(
+        select(Agency).where(Agency.code == caller.agency_code)
+    ).scalar_one_or_none()
     if agency is None:
-        raise Unauthenticated("Your agency is no longer registered with the hub.", code="unknown-agency")
+        raise Unauthenticated(
+            "Your agency is no longer registered with the hub.", code="unknown-agency"
+        )
     return agency

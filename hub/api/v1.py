@@ -78,7 +78,9 @@ def put_involvement(
     return InvolvementWritten(local_id=local_id, status="started" if created else "changed")
 
 
-@router.post("/involvements/{local_id}/end", response_model=InvolvementWritten, tags=["involvements"])
+@router.post(
+    "/involvements/{local_id}/end", response_model=InvolvementWritten, tags=["involvements"]
+)
 def post_involvement_end(
     local_id: LocalId, payload: InvolvementEnd, session: SessionDep, caller: CallerDep
 ) -> InvolvementWritten:
@@ -209,10 +211,10 @@ def _shown(involvement: Involvement, shielded: bool) -> InvolvementOut:
     return InvolvementOut(
         id=involvement.id,
         shielded=False,
-        agency=AgencyOut(code=agency.code, name=agency.name, kind=agency.kind),  # type: ignore[arg-type]
+        agency=AgencyOut(code=agency.code, name=agency.name, kind=agency.kind),
         service=involvement.service,
         service_name=involvement.service_name,
-        tier=involvement.tier,  # type: ignore[arg-type]
+        tier=involvement.tier,
         level_of_need=involvement.level_of_need,
         lead_professional=involvement.lead_professional,
         practitioner=PractitionerOut(

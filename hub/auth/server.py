@@ -14,7 +14,7 @@ import json
 import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from authlib.oauth2.rfc6749 import (
     AuthorizationServer,
@@ -22,8 +22,8 @@ from authlib.oauth2.rfc6749 import (
     OAuth2Request,
 )
 from authlib.oauth2.rfc6749.errors import InvalidClientError
-from authlib.oauth2.rfc6749.requests import BasicOAuth2Payload
 from authlib.oauth2.rfc6749.grants import ClientCredentialsGrant
+from authlib.oauth2.rfc6749.requests import BasicOAuth2Payload
 from authlib.oauth2.rfc7523 import JWTBearerClientAssertion
 from joserfc import jwt
 from joserfc.errors import JoseError
@@ -93,7 +93,7 @@ class RegisteredClient(ClientMixin):  # type: ignore[misc]
 
 
 class ClientCredentials(ClientCredentialsGrant):  # type: ignore[misc]
-    TOKEN_ENDPOINT_AUTH_METHODS = [AUTH_METHOD]
+    TOKEN_ENDPOINT_AUTH_METHODS: ClassVar[list[str]] = [AUTH_METHOD]
 
 
 class PrivateKeyJwt(JWTBearerClientAssertion):  # type: ignore[misc]
@@ -119,11 +119,13 @@ class PrivateKeyJwt(JWTBearerClientAssertion):  # type: ignore[misc]
         return headers, claims
 
     def process_assertion_claims(self, assertion: str, resolve_key: Any) -> Any:
-        """As authlib's, but naming the algorithms SMART allows (joserfc's default list omits ES384)."""
+        """As authlib's, but naming SMART's algorithms (joserfc's default list omits ES384)."""
         try:
             token = jwt.decode(assertion, resolve_key, algorithms=ASSERTION_ALGORITHMS)
         except JoseError as exc:
-            raise InvalidClientError(description="The client assertion's signature is not valid.") from exc
+            raise InvalidClientError(
+                description="The client assertion's signature is not valid."
+            ) from exc
         except ValueError as exc:
             raise InvalidClientError(description="The client assertion is malformed.") from exc
         self.verify_claims(token.claims)

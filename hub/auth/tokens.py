@@ -43,7 +43,9 @@ class TokenService:
         jwk.update({"kid": self.key_id, "use": "sig", "alg": ALGORITHM})
         return {"keys": [jwk]}
 
-    def issue(self, *, client_id: str, agency_code: str, agency_kind: str, scopes: list[str]) -> str:
+    def issue(
+        self, *, client_id: str, agency_code: str, agency_kind: str, scopes: list[str]
+    ) -> str:
         now = int(time.time())
         claims = {
             "iss": self._settings.public_url,

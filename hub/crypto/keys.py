@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from cryptography.hazmat.primitives.serialization import Encoding, PrivateFormat, NoEncryption
+from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 from joserfc.jwk import ECKey
 
 from hub.settings import Settings
@@ -125,8 +125,7 @@ def load_keyring(settings: Settings, *, create: bool = False) -> Keyring:
         return Keyring.from_json(path.read_text(encoding="utf-8"))
     if not create:
         raise KeyringError(
-            f"No key file at {path}. Run 'hub keys init' (or 'hub demo'), "
-            "or set HUB_KEYS_JSON."
+            f"No key file at {path}. Run 'hub keys init' (or 'hub demo'), or set HUB_KEYS_JSON."
         )
     keyring = Keyring.generate()
     write_key_file(keyring, path)

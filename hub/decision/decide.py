@@ -126,9 +126,11 @@ def decide(
         rule = match.with_consent
         reasons.append("consent-on-record")
     elif finding.refusal is not None:
-        return deny(
-            "consent-refused", rules=rules, rule_ids=[match.with_consent.id]
-        ) if match.with_consent else deny("consent-refused", rules=rules)
+        return (
+            deny("consent-refused", rules=rules, rule_ids=[match.with_consent.id])
+            if match.with_consent
+            else deny("consent-refused", rules=rules)
+        )
     else:
         rule_ids = [match.with_consent.id] if match.with_consent else []
         return deny("no-consent", rules=rules, rule_ids=rule_ids)

@@ -1,4 +1,4 @@
-""""Who else is involved with this child?": the one path a disclosure request takes.
+""" "Who else is involved with this child?": the one path a disclosure request takes.
 
 Read top to bottom: authenticate, check the request, resolve the child, decide (rules, then
 consent, then shielding), record the decision durably, respond. Every request that reaches
@@ -55,7 +55,9 @@ class InvolvementsAnswer:
     error: HubError | None = None
 
 
-def who_else_is_involved(hub: Hub, session: Session, query: InvolvementsQuery) -> InvolvementsAnswer:
+def who_else_is_involved(
+    hub: Hub, session: Session, query: InvolvementsQuery
+) -> InvolvementsAnswer:
     asked: dict[str, Any] = {"what": "involvements"}
 
     # 1. Authenticate the agency system.
@@ -65,18 +67,22 @@ def who_else_is_involved(hub: Hub, session: Session, query: InvolvementsQuery) -
         return _refuse(hub, session, refused, requester=None, purpose=query.purpose, asked=asked)
     requester_log = {"agency": caller.agency_code, "client": caller.client_id}
     if Scope.INVOLVEMENTS_READ not in caller.scopes:
-        refused = HubError(
+        no_scope = HubError(
             "Your system's token does not allow it to ask who is involved.",
             code="insufficient-scope",
             status_code=403,
         )
-        return _refuse(hub, session, refused, requester=requester_log, purpose=query.purpose, asked=asked)
+        return _refuse(
+            hub, session, no_scope, requester=requester_log, purpose=query.purpose, asked=asked
+        )
 
     # 2. Check the request itself.
     try:
         identifier, purpose, requester = _checked(query, caller)
     except BadRequest as malformed:
-        return _refuse(hub, session, malformed, requester=requester_log, purpose=query.purpose, asked=asked)
+        return _refuse(
+            hub, session, malformed, requester=requester_log, purpose=query.purpose, asked=asked
+        )
     requester_log.update({"practitioner": requester.practitioner, "role": requester.role})
     asked.update(
         {
@@ -219,7 +225,10 @@ def _refuse(
 ) -> InvolvementsAnswer:
     """A request refused before any decision about a child: still one entry in the log."""
     decision = deny(error.code, rules=hub.rules)
-    receipt = _record(session, decision, subject=None, requester=requester, purpose=purpose, asked=asked)
+    receipt = _record(
+        session, decision, subject=None, requester=requester, purpose=purpose, asked=asked
+    )
     session.commit()
-    return InvolvementsAnswer(status=error.status_code, receipt=receipt, decision=decision, error=error)
-
+    return InvolvementsAnswer(
+        status=error.status_code, receipt=receipt, decision=decision, error=error
+    )

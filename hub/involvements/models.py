@@ -21,9 +21,7 @@ class Involvement(Base):
     person_id: Mapped[str] = mapped_column(ForeignKey("person.id"), index=True)
     service: Mapped[str] = mapped_column(String(64))
     service_name: Mapped[str] = mapped_column(String(200))
-    practitioner_id: Mapped[int | None] = mapped_column(
-        ForeignKey("practitioner.id"), default=None
-    )
+    practitioner_id: Mapped[int | None] = mapped_column(ForeignKey("practitioner.id"), default=None)
     tier: Mapped[str] = mapped_column(String(16))
     level_of_need: Mapped[int] = mapped_column(SmallInteger)
     lead_professional: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -37,6 +35,3 @@ class Involvement(Base):
 
     def is_open_on(self, day: date) -> bool:
         return self.start_date <= day and (self.end_date is None or self.end_date >= day)
-
-
-

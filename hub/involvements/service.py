@@ -44,7 +44,9 @@ def upsert_involvement(
     ).scalar_one_or_none()
     created = involvement is None
     if involvement is None:
-        involvement = Involvement(agency_id=agency.id, local_id=local_id, person_id=record.person_id)
+        involvement = Involvement(
+            agency_id=agency.id, local_id=local_id, person_id=record.person_id
+        )
         session.add(involvement)
     involvement.person_id = record.person_id
     involvement.service = payload.service
@@ -62,7 +64,9 @@ def upsert_involvement(
     return involvement, created
 
 
-def end_involvement(session: Session, *, agency: Agency, local_id: str, end_date: date) -> Involvement:
+def end_involvement(
+    session: Session, *, agency: Agency, local_id: str, end_date: date
+) -> Involvement:
     involvement = session.execute(
         select(Involvement).where(
             Involvement.agency_id == agency.id, Involvement.local_id == local_id

@@ -15,7 +15,9 @@ Text100 = Field(default=None, min_length=1, max_length=100)
 class IdentifierIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    system: str = Field(min_length=1, max_length=100, examples=["https://fhir.nhs.uk/Id/nhs-number"])
+    system: str = Field(
+        min_length=1, max_length=100, examples=["https://fhir.nhs.uk/Id/nhs-number"]
+    )
     value: str = Field(min_length=1, max_length=64, examples=["9434765919"])
 
 

@@ -52,7 +52,9 @@ def _validated_identifiers(payload: RecordIn, agency: Agency, local_id: str) -> 
         except InvalidIdentifier as exc:
             raise BadRequest(str(exc), code=str(exc.code)) from None
         if identifier.system in found and found[identifier.system] != identifier:
-            raise BadRequest("A record can carry one identifier of each kind.", code="duplicate-identifier")
+            raise BadRequest(
+                "A record can carry one identifier of each kind.", code="duplicate-identifier"
+            )
         found[identifier.system] = identifier
     own = normalise(agency_system(agency.code), local_id)
     found[own.system] = own
@@ -160,7 +162,9 @@ def upsert_record(
     return RecordWrite(record=record, created=created)
 
 
-def _replace_identifiers(record: AgencyRecord, crypto: Crypto, identifiers: list[Identifier]) -> None:
+def _replace_identifiers(
+    record: AgencyRecord, crypto: Crypto, identifiers: list[Identifier]
+) -> None:
     wanted = {i.system: i for i in identifiers}
     for existing in list(record.identifiers):
         if existing.system not in wanted:
