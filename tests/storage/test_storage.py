@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from alembic.script import ScriptDirectory
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, create_engine, inspect, select, text
 from sqlalchemy.engine import make_url
@@ -18,7 +19,7 @@ from typer.testing import CliRunner
 
 from hub.app import create_app
 from hub.cli import app as cli
-from hub.db.migrate import current_revision, upgrade
+from hub.db.migrate import alembic_config, current_revision, upgrade
 from hub.disclosure import log
 from hub.disclosure.models import LogEntry
 from hub.runtime import Hub
@@ -281,4 +282,6 @@ def test_migrations_are_at_head_and_rerunnable(hub: Hub) -> None:
 
     upgrade(url)
 
-    assert current_revision(url) == "0001"
+    head = ScriptDirectory.from_config(alembic_config(url)).get_current_head()
+    assert head is not None
+    assert current_revision(url) == head
