@@ -11,6 +11,8 @@ from hub.auth.tokens import TokenService
 from hub.crypto.fields import BlindIndex, FieldCipher
 from hub.crypto.keys import Keyring, load_keyring
 from hub.db.engine import make_engine, make_sessionmaker
+from hub.disclosure.tree import LogSigner, log_origin
+from hub.disclosure.writer import LogWriter
 from hub.people.service import Crypto
 from hub.settings import Settings
 from policies.engine import SharingRules
@@ -25,20 +27,26 @@ class Hub:
     crypto: Crypto
     tokens: TokenService
     rules: SharingRules
+    log_signer: LogSigner
+    log: LogWriter
 
     @classmethod
     def start(cls, settings: Settings, *, keyring: Keyring | None = None) -> Hub:
         settings.check_for_production()
         keyring = keyring or load_keyring(settings)
         engine = make_engine(settings.sqlalchemy_url)
+        sessions = make_sessionmaker(engine)
+        signer = LogSigner(log_origin(settings.public_url), keyring.log_signing_key)
         return cls(
             settings=settings,
             engine=engine,
-            sessions=make_sessionmaker(engine),
+            sessions=sessions,
             keyring=keyring,
             crypto=Crypto(cipher=FieldCipher(keyring), blind=BlindIndex(keyring)),
             tokens=TokenService(settings, keyring),
             rules=SharingRules(settings.resolved_policy_dir),
+            log_signer=signer,
+            log=LogWriter(sessions, signer),
         )
 
     def reload_rules(self) -> SharingRules:

@@ -10,6 +10,14 @@ class Scope(StrEnum):
     INVOLVEMENTS_WRITE = "system/EpisodeOfCare.write"
     INVOLVEMENTS_READ = "system/CareTeam.read"
     CONSENT_WRITE = "system/Consent.write"
+    AUDIT_READ = "system/AuditEvent.read"
+    """Information governance: search the disclosure log, subject access reports, exports."""
+    AUDIT_REVIEW = "system/AuditEvent.write"
+    """Information governance: record a review of a logged decision."""
 
 
 ALL_SCOPES = tuple(str(s) for s in Scope)
+
+IG_SCOPES = (str(Scope.AUDIT_READ), str(Scope.AUDIT_REVIEW))
+AGENCY_SCOPES = tuple(s for s in ALL_SCOPES if s not in IG_SCOPES)
+"""What a system gets when none are named: never the IG scopes, which are granted by name."""

@@ -3,7 +3,7 @@
 from consent.models import ConsentRecord
 from hub.agencies.models import Agency, ApiClient, Practitioner, UsedAssertion
 from hub.db.base import Base
-from hub.disclosure.models import LogEntry, LogHead
+from hub.disclosure.models import LogCheckpoint, LogEntry, LogFacet, LogHead, LogNode
 from hub.involvements.models import Involvement
 from hub.people.models import AgencyRecord, Person, RecordIdentifier, Relationship
 
@@ -14,8 +14,11 @@ __all__ = [
     "Base",
     "ConsentRecord",
     "Involvement",
+    "LogCheckpoint",
     "LogEntry",
+    "LogFacet",
     "LogHead",
+    "LogNode",
     "Person",
     "Practitioner",
     "RecordIdentifier",

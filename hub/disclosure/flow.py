@@ -112,6 +112,7 @@ def who_else_is_involved(
 
     # 5. Record the decision durably, before the answer leaves.
     receipt = _record(
+        hub,
         session,
         decision,
         subject=person.id if person else None,
@@ -119,7 +120,6 @@ def who_else_is_involved(
         purpose=purpose,
         asked=asked,
     )
-    session.commit()
 
     # 6. Respond: the same refusal whether the child is unknown or the answer is no.
     if not decision.permitted:
@@ -191,6 +191,7 @@ def _checked(query: InvolvementsQuery, caller: Caller) -> tuple[Identifier, str,
 
 
 def _record(
+    hub: Hub,
     session: Session,
     decision: Decision,
     *,
@@ -199,18 +200,21 @@ def _record(
     purpose: str | None,
     asked: dict[str, Any],
 ) -> log.Receipt:
-    return log.append(
-        session,
-        event=LogEvent.DISCLOSURE_DECIDED,
-        subject=subject,
-        agency=requester["agency"] if requester else None,
-        outcome=str(decision.outcome),
-        body={
-            "requester": requester,
-            "purpose": purpose if purpose in {p.value for p in Purpose} else None,
-            "asked": asked,
-            "decision": decision.as_log(),
-        },
+    """Returns once the entry is committed: group commit batches it with other requests'."""
+    session.commit()  # end this request's reads; the log writer commits in its own turn
+    return hub.log.record(
+        log.Pending(
+            event=LogEvent.DISCLOSURE_DECIDED,
+            subject=subject,
+            agency=requester["agency"] if requester else None,
+            outcome=str(decision.outcome),
+            body={
+                "requester": requester,
+                "purpose": purpose if purpose in {p.value for p in Purpose} else None,
+                "asked": asked,
+                "decision": decision.as_log(),
+            },
+        )
     )
 
 
@@ -226,9 +230,8 @@ def _refuse(
     """A request refused before any decision about a child: still one entry in the log."""
     decision = deny(error.code, rules=hub.rules)
     receipt = _record(
-        session, decision, subject=None, requester=requester, purpose=purpose, asked=asked
+        hub, session, decision, subject=None, requester=requester, purpose=purpose, asked=asked
     )
-    session.commit()
     return InvolvementsAnswer(
         status=error.status_code, receipt=receipt, decision=decision, error=error
     )

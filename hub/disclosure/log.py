@@ -11,17 +11,18 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import rfc8785
-from sqlalchemy import select
+from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from hub.db.base import new_id, utcnow
-from hub.disclosure.models import LogEntry, LogHead
+from hub.disclosure import checkpoint, merkle
+from hub.disclosure.models import LogCheckpoint, LogEntry, LogFacet, LogHead, LogNode
 from hub.vocab import LogEvent
 
 GENESIS = "0" * 64
@@ -54,6 +55,17 @@ def format_time(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+@dataclass(frozen=True)
+class Pending:
+    """One entry waiting to be appended: what happened, about whom, and the details."""
+
+    event: LogEvent
+    body: dict[str, Any]
+    subject: str | None = None
+    agency: str | None = None
+    outcome: str | None = None
+
+
 def append(
     session: Session,
     *,
@@ -68,42 +80,130 @@ def append(
     The head row is locked last thing before the insert so the turn is held only for the
     remainder of the caller's transaction.
     """
+    pending = Pending(event=event, body=body, subject=subject, agency=agency, outcome=outcome)
+    return append_many(session, [pending])[0]
+
+
+def append_many(session: Session, batch: Sequence[Pending]) -> list[Receipt]:
+    """Append entries in order under one turn of the head lock (group commit uses this)."""
     head = session.execute(select(LogHead).where(LogHead.id == 1).with_for_update()).scalar_one()
-    now = utcnow()
-    entry_id = new_id()
-    entry: dict[str, Any] = {
-        "v": ENTRY_VERSION,
-        "seq": head.size,
-        "id": entry_id,
-        "time": format_time(now),
-        "event": str(event),
-        "subject": subject,
-        "agency": agency,
-        "outcome": outcome,
-        **body,
-    }
-    data = canonical(entry)
-    leaf = leaf_hash(data)
-    chained = chain_hash(head.chain_hash, leaf)
-    session.add(
-        LogEntry(
-            seq=head.size,
-            entry_id=entry_id,
-            recorded_at=now,
-            event=str(event),
-            subject=subject,
-            agency=agency,
-            outcome=outcome,
-            body=data.decode("utf-8"),
-            leaf_hash=leaf,
-            chain_hash=chained,
+    size, chained = head.size, head.chain_hash
+    frontier = parse_frontier(head.frontier)
+    receipts: list[Receipt] = []
+    entries: list[dict[str, Any]] = []
+    facets: list[dict[str, Any]] = []
+    nodes: list[dict[str, Any]] = []
+    for pending in batch:
+        now = utcnow()
+        entry_id = new_id()
+        entry: dict[str, Any] = {
+            "v": ENTRY_VERSION,
+            "seq": size,
+            "id": entry_id,
+            "time": format_time(now),
+            "event": str(pending.event),
+            "subject": pending.subject,
+            "agency": pending.agency,
+            "outcome": pending.outcome,
+            **pending.body,
+        }
+        data = canonical(entry)
+        leaf = hashlib.sha256(b"\x00" + data).digest()
+        chained = chain_hash(chained, leaf.hex())
+        frontier, completed = extend_frontier(frontier, size, leaf)
+        nodes.extend({"level": lv, "index": ix, "hash": h.hex()} for lv, ix, h in completed)
+        entries.append(
+            {
+                "seq": size,
+                "entry_id": entry_id,
+                "recorded_at": now,
+                "event": str(pending.event),
+                "subject": pending.subject,
+                "agency": pending.agency,
+                "outcome": pending.outcome,
+                "body": data.decode("utf-8"),
+                "leaf_hash": leaf.hex(),
+                "chain_hash": chained,
+            }
         )
-    )
-    receipt = Receipt(index=head.size, entry_id=entry_id, leaf_hash=leaf, chain_hash=chained)
-    head.size += 1
+        facets.append({"seq": size, **facets_of(entry)})
+        receipts.append(Receipt(size, entry_id, leaf.hex(), chained))
+        size += 1
+    session.execute(insert(LogEntry), entries)
+    session.execute(insert(LogFacet), facets)
+    if nodes:
+        session.execute(insert(LogNode), nodes)
+    head.size = size
     head.chain_hash = chained
+    head.frontier = ",".join(h.hex() for h in frontier)
     session.flush()
-    return receipt
+    return receipts
+
+
+NODE_LEVEL = 8
+"""Roots of complete subtrees of 2**8 = 256 leaves and more are stored: 1/128 of a row per
+entry, and a proof then reads at most a few hundred leaf hashes besides O(log n) nodes."""
+
+
+def parse_frontier(text: str) -> list[bytes]:
+    return [bytes.fromhex(h) for h in text.split(",")] if text else []
+
+
+def extend_frontier(
+    frontier: list[bytes], size: int, leaf: bytes
+) -> tuple[list[bytes], list[tuple[int, int, bytes]]]:
+    """Append one leaf to the CompactRange frontier of a tree of ``size`` leaves.
+
+    Returns the new frontier and the stored-level subtrees the append completed, as
+    (level, index, hash): the same merges as merkle.CompactRange.append, made visible.
+    """
+    hashes = list(frontier)
+    right = leaf
+    level = 0
+    completed: list[tuple[int, int, bytes]] = []
+    n = size
+    while n & 1:
+        right = merkle.node_hash(hashes.pop(), right)
+        level += 1
+        n >>= 1
+        if level >= NODE_LEVEL:
+            completed.append((level, size >> level, right))
+    hashes.append(right)
+    return hashes, completed
+
+
+def rebuild_tree(leaves: Sequence[bytes]) -> tuple[list[bytes], list[tuple[int, int, bytes]]]:
+    """The frontier and stored nodes of a tree over ``leaves``, built from nothing."""
+    frontier: list[bytes] = []
+    nodes: list[tuple[int, int, bytes]] = []
+    for size, leaf in enumerate(leaves):
+        frontier, completed = extend_frontier(frontier, size, leaf)
+        nodes.extend(completed)
+    return frontier, nodes
+
+
+OVERRIDE_REASONS = frozenset({"shared-despite-recorded-refusal", "rule-needs-no-consent"})
+"""A disclosure made without the family's consent is an override IG officers review."""
+
+
+def facets_of(entry: dict[str, Any]) -> dict[str, Any]:
+    """The searchable fields of an entry (see LogFacet); pure, so a migration can use it."""
+    requester = entry.get("requester") or {}
+    decision = entry.get("decision") or {}
+    review = entry.get("review") or {}
+    permitted = decision.get("outcome") in {"permit", "partial"}
+    overridden = bool(entry.get("override")) or (
+        permitted and bool(OVERRIDE_REASONS & set(decision.get("reasons") or ()))
+    )
+    purpose = entry.get("purpose")
+    return {
+        "purpose": purpose[:64] if isinstance(purpose, str) else None,
+        "legal_basis": decision.get("legal_basis"),
+        "practitioner": requester.get("practitioner"),
+        "needs_review": overridden,
+        "review_of": review.get("seq"),
+        "review_state": review.get("state"),
+    }
 
 
 @dataclass(frozen=True)
@@ -112,6 +212,7 @@ class Verification:
     entries: int
     first_bad: int | None = None
     reason: str | None = None
+    checkpoints: int = 0
 
 
 def _fail(entries: int, seq: int, reason: str) -> Verification:
@@ -135,10 +236,28 @@ def iter_entries(session: Session, batch: int = 5000) -> Iterator[LogEntry]:
         session.expunge_all()
 
 
-def verify(session: Session) -> Verification:
-    """Walk the whole chain and name the first entry that does not hold."""
+def verify(session: Session, *, vkey: str | None = None) -> Verification:
+    """Walk the whole log and name the first entry that does not hold.
+
+    Checks each entry against its hashes, the chain, the head (size, chain hash, Merkle
+    frontier), the stored subtree nodes, and every signed checkpoint: its signature (when
+    ``vkey`` is given), that the log still holds that many entries, and that the Merkle root
+    of that many entries is the one signed. Truncation with a rewritten head passes the chain
+    check; only the signed checkpoint catches it.
+    """
+    checkpoints = list(
+        session.execute(select(LogCheckpoint).order_by(LogCheckpoint.size)).scalars()
+    )
+    for cp in checkpoints:
+        problem = _check_checkpoint_note(cp, vkey)
+        if problem:
+            return _fail(0, min(cp.size, _stored_count(session)), problem)
+    wanted = {cp.size: cp for cp in checkpoints}
+    nodes = {(n.level, n.index): n.hash for n in session.execute(select(LogNode)).scalars()}
     previous = GENESIS
     expected = 0
+    frontier: list[bytes] = []
+    last_good = 0
     for row in iter_entries(session):
         if row.seq != expected:
             return _fail(
@@ -147,8 +266,39 @@ def verify(session: Session) -> Verification:
         problem = _check_entry(row, previous)
         if problem:
             return _fail(expected, row.seq, problem)
+        frontier, completed = extend_frontier(frontier, expected, bytes.fromhex(row.leaf_hash))
+        for level, index, value in completed:
+            if nodes.pop((level, index), None) != value.hex():
+                first = index << level
+                return _fail(
+                    expected,
+                    first,
+                    f"the stored subtree hash over entries {first} to {expected} is missing "
+                    "or wrong",
+                )
         previous = row.chain_hash
         expected += 1
+        signed = wanted.get(expected)
+        if signed is not None:
+            root = merkle.CompactRange.from_list(expected, frontier).root().hex()
+            if root != signed.root_hash:
+                return _fail(
+                    expected,
+                    last_good,
+                    f"the entries {last_good} to {expected - 1} do not give the Merkle root "
+                    f"signed at size {expected}: one of them was rewritten",
+                )
+            last_good = expected
+    if nodes:
+        level, index = min(nodes, key=lambda k: k[1] << k[0])
+        return _fail(expected, index << level, "a stored subtree hash covers missing entries")
+    if checkpoints and checkpoints[-1].size > expected:
+        return _fail(
+            expected,
+            expected,
+            f"a checkpoint was signed for {checkpoints[-1].size} entries but only {expected} "
+            f"are stored: the log was cut after entry {expected - 1}",
+        )
     head = session.execute(select(LogHead).where(LogHead.id == 1)).scalar_one()
     if head.size != expected:
         return _fail(
@@ -158,7 +308,27 @@ def verify(session: Session) -> Verification:
         return _fail(
             expected, max(expected - 1, 0), "the head's chain hash does not match the last entry"
         )
-    return Verification(ok=True, entries=expected)
+    if parse_frontier(head.frontier) != frontier:
+        return _fail(
+            expected, max(expected - 1, 0), "the head's Merkle frontier does not match the entries"
+        )
+    return Verification(ok=True, entries=expected, checkpoints=len(checkpoints))
+
+
+def _stored_count(session: Session) -> int:
+    return int(session.execute(select(func.count()).select_from(LogEntry)).scalar_one())
+
+
+def _check_checkpoint_note(cp: LogCheckpoint, vkey: str | None) -> str | None:
+    if vkey is None:
+        return None
+    try:
+        signed = checkpoint.verify_note(cp.note, vkey)
+    except checkpoint.CheckpointError as exc:
+        return f"the checkpoint at size {cp.size} is not validly signed ({exc})"
+    if signed.size != cp.size or signed.root_hash.hex() != cp.root_hash:
+        return f"the checkpoint at size {cp.size} does not say what its row says"
+    return None
 
 
 def _check_entry(row: LogEntry, previous: str) -> str | None:
