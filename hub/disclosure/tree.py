@@ -183,7 +183,7 @@ def _resolve(session: Session, ranges: Sequence[tuple[int, int]]) -> list[bytes]
                 tuple_(LogNode.level, LogNode.index).in_(big)
             )
         )
-        known.update({(lv, ix): bytes.fromhex(h) for lv, ix, h in rows.tuples()})
+        known.update({(lv, ix): bytes.fromhex(h) for lv, ix, h in rows})
         missing = set(big) - known.keys()
         if missing:
             raise LookupError(f"stored subtree hashes are missing: {sorted(missing)}")
