@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from hub import cli_audit
 from hub.settings import Settings, get_settings
 
 app = typer.Typer(
@@ -68,6 +69,9 @@ def client_add(
         str | None, typer.Option(help="health, school, police, council, other.")
     ] = None,
     key_out: Annotated[Path | None, typer.Option(help="Where to write the private key.")] = None,
+    scope: Annotated[
+        list[str] | None, typer.Option(help="Scopes to grant (default: the agency scopes).")
+    ] = None,
 ) -> None:
     """Register an agency system and write out its private key (kept nowhere else)."""
     from sqlalchemy import select
@@ -95,7 +99,11 @@ def client_add(
                 )
             try:
                 credentials = register_client(
-                    session, client_id=name, agency=found, token_endpoint=settings.token_endpoint
+                    session,
+                    client_id=name,
+                    agency=found,
+                    token_endpoint=settings.token_endpoint,
+                    scopes=scope,
                 )
             except ClientError as exc:
                 _fail(str(exc))
@@ -129,28 +137,9 @@ def client_token(
         _fail(str(exc))
 
 
-@audit_app.command("verify")
-def audit_verify() -> None:
-    """Walk the disclosure log's hash chain; name the first entry that does not hold."""
-    from hub.db.engine import engine_for, make_sessionmaker
-    from hub.disclosure.log import verify
-
-    engine = engine_for(get_settings())
-    try:
-        with make_sessionmaker(engine)() as session:
-            result = verify(session)
-    finally:
-        engine.dispose()
-    if result.ok:
-        out.print(
-            f"[green]The disclosure log verifies:[/green] {result.entries} entries, chain intact."
-        )
-        return
-    err.print(
-        "[red]The disclosure log does NOT verify[/red] "
-        f"at entry {result.first_bad}: {result.reason}"
-    )
-    raise typer.Exit(1)
+audit_app.command("verify")(cli_audit.verify)
+audit_app.command("checkpoint")(cli_audit.checkpoint)
+audit_app.command("export")(cli_audit.export)
 
 
 @app.command("serve")

@@ -1,0 +1,249 @@
+"""An export verified offline with only the public key; every kind of tampering is named."""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from typer.testing import CliRunner
+
+from hub.cli import app as cli
+from hub.crypto.keys import write_key_file
+from hub.disclosure import checkpoint, log
+from hub.disclosure.export import CHAIN, CHECKPOINTS, ENTRIES, VKEY, verify_export
+from hub.runtime import Hub
+from hub.settings import get_settings
+from hub.vocab import LogEvent
+
+MUTATIONS = settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+
+
+@dataclass(frozen=True)
+class Export:
+    files: dict[str, bytes]
+    vkey: str
+
+    def lines(self) -> list[bytes]:
+        return self.files[ENTRIES].split(b"\n")[:-1]
+
+    def check(self, extra: tuple[str, ...] = (), **changed: bytes) -> tuple[bool, int | None, str]:
+        files = {**self.files, **{_NAMES[k]: v for k, v in changed.items()}}
+        with tempfile.TemporaryDirectory() as tmp:
+            for name, data in files.items():
+                (Path(tmp) / name).write_bytes(data)
+            result = verify_export(Path(tmp), self.vkey, extra_notes=extra, deep=True)
+        return result.ok, result.first_bad, result.reason or ""
+
+
+_NAMES = {"entries": ENTRIES, "chain": CHAIN, "checkpoints": CHECKPOINTS}
+
+
+def _cli(hub: Hub, *args: str) -> tuple[int, str]:
+    env = {
+        "HUB_DATABASE_URL": hub.settings.sqlalchemy_url,
+        "HUB_DATA_DIR": str(hub.settings.data_dir),
+        "HUB_PUBLIC_URL": hub.settings.public_url,
+    }
+    get_settings.cache_clear()
+    result = CliRunner().invoke(cli, list(args), env=env)
+    get_settings.cache_clear()
+    return result.exit_code, result.output
+
+
+def _append(hub: Hub, n: int) -> None:
+    with hub.sessions() as session:
+        log.append_many(
+            session,
+            [
+                log.Pending(LogEvent.DISCLOSURE_DECIDED, {"i": i}, agency="T", outcome="deny")
+                for i in range(n)
+            ],
+        )
+        session.commit()
+
+
+@pytest.fixture
+def exported(hub: Hub, tmp_path: Path) -> Iterator[Export]:
+    write_key_file(hub.keyring, hub.settings.resolved_key_file)
+    _append(hub, 30)
+    hub.log.sign_now()
+    _append(hub, 45)
+    assert _cli(hub, "audit", "checkpoint")[0] == 0
+    _append(hub, 12)
+    code, output = _cli(hub, "audit", "export", "--out", str(tmp_path / "export"))
+    assert code == 0, output
+    files = {p.name: p.read_bytes() for p in (tmp_path / "export").iterdir()}
+    yield Export(files=files, vkey=files[VKEY].decode().strip())
+
+
+def test_an_untouched_export_verifies_with_the_cli(exported: Export, tmp_path: Path) -> None:
+    for name, data in exported.files.items():
+        (tmp_path / name).write_bytes(data)
+    result = CliRunner().invoke(
+        cli, ["audit", "verify", "--export", str(tmp_path), "--vkey", exported.vkey, "--deep"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "87 entries" in result.output and "3 signed checkpoints" in result.output
+
+
+def test_the_database_verify_checks_the_checkpoints(hub: Hub, exported: Export) -> None:
+    code, output = _cli(hub, "audit", "verify")
+    assert code == 0, output
+    assert "3 signed checkpoints match" in output
+
+
+@MUTATIONS
+@given(data=st.data())
+def test_any_changed_byte_of_an_entry_is_named(exported: Export, data: st.DataObject) -> None:
+    raw = exported.files[ENTRIES]
+    position = data.draw(st.integers(0, len(raw) - 1))
+    byte = data.draw(st.integers(0, 255).filter(lambda b: b != raw[position]))
+    changed = raw[:position] + bytes([byte]) + raw[position + 1 :]
+
+    ok, first_bad, _ = exported.check(entries=changed)
+
+    assert not ok
+    assert first_bad == raw[:position].count(b"\n")
+
+
+@MUTATIONS
+@given(data=st.data())
+def test_any_changed_byte_of_the_chain_is_named(exported: Export, data: st.DataObject) -> None:
+    raw = exported.files[CHAIN]
+    position = data.draw(st.integers(0, len(raw) - 1))
+    byte = data.draw(st.integers(0, 255).filter(lambda b: b != raw[position]))
+
+    ok, first_bad, _ = exported.check(chain=raw[:position] + bytes([byte]) + raw[position + 1 :])
+
+    assert not ok
+    assert first_bad == position // 32
+
+
+@MUTATIONS
+@given(data=st.data())
+def test_any_changed_byte_of_a_tree_head_is_caught(exported: Export, data: st.DataObject) -> None:
+    raw = exported.files[CHECKPOINTS]
+    position = data.draw(st.integers(0, len(raw) - 1))
+    byte = data.draw(st.integers(0, 255).filter(lambda b: b != raw[position]))
+
+    ok, _, reason = exported.check(checkpoints=raw[:position] + bytes([byte]) + raw[position + 1 :])
+
+    assert not ok
+    assert "checkpoint" in reason or "signed" in reason
+
+
+@MUTATIONS
+@given(data=st.data(), with_chain=st.booleans())
+def test_a_deleted_entry_is_named(exported: Export, data: st.DataObject, with_chain: bool) -> None:
+    lines = exported.lines()
+    i = data.draw(st.integers(0, len(lines) - 1))
+    entries = b"".join(line + b"\n" for j, line in enumerate(lines) if j != i)
+    chain = exported.files[CHAIN]
+    if with_chain:
+        chain = chain[: i * 32] + chain[i * 32 + 32 :]
+
+    ok, first_bad, _ = exported.check(entries=entries, chain=chain)
+
+    assert not ok
+    assert first_bad == i
+
+
+@MUTATIONS
+@given(data=st.data(), with_chain=st.booleans())
+def test_reordered_entries_are_named(
+    exported: Export, data: st.DataObject, with_chain: bool
+) -> None:
+    lines = exported.lines()
+    i = data.draw(st.integers(0, len(lines) - 2))
+    j = data.draw(st.integers(i + 1, len(lines) - 1))
+    lines[i], lines[j] = lines[j], lines[i]
+    chain = bytearray(exported.files[CHAIN])
+    if with_chain:
+        a, b = bytes(chain[i * 32 : i * 32 + 32]), bytes(chain[j * 32 : j * 32 + 32])
+        chain[i * 32 : i * 32 + 32], chain[j * 32 : j * 32 + 32] = b, a
+
+    ok, first_bad, _ = exported.check(
+        entries=b"".join(line + b"\n" for line in lines), chain=bytes(chain)
+    )
+
+    assert not ok
+    assert first_bad == i
+
+
+@MUTATIONS
+@given(data=st.data())
+def test_a_cut_tail_is_caught_by_the_signed_head(exported: Export, data: st.DataObject) -> None:
+    lines = exported.lines()
+    keep = data.draw(st.integers(0, len(lines) - 1))
+
+    ok, first_bad, reason = exported.check(
+        entries=b"".join(line + b"\n" for line in lines[:keep]),
+        chain=exported.files[CHAIN][: keep * 32],
+    )
+
+    assert not ok
+    assert first_bad == keep and "cut" in reason
+
+
+def test_a_tail_cut_at_a_signed_head_is_caught_by_a_head_held_outside(exported: Export) -> None:
+    notes = exported.files[CHECKPOINTS].split(b"\n")[:-1]
+    held_outside = _note(notes[-1])
+    keep = 30  # the first signed head's size: the export now ends at a genuine checkpoint
+    cut = {
+        "entries": b"".join(line + b"\n" for line in exported.lines()[:keep]),
+        "chain": exported.files[CHAIN][: keep * 32],
+        "checkpoints": notes[0] + b"\n",
+    }
+    assert exported.check(**cut)[0]  # alone, the shortened export looks whole
+
+    ok, first_bad, reason = exported.check(extra=(held_outside,), **cut)
+
+    assert not ok
+    assert first_bad == keep and "cut" in reason
+
+
+def test_a_forged_tree_head_is_refused(exported: Export) -> None:
+    notes = exported.files[CHECKPOINTS].split(b"\n")[:-1]
+    signed = checkpoint.verify_note(_note(notes[-1]), exported.vkey)
+    name = signed.origin
+    forged_root = checkpoint.Checkpoint(origin=name, size=signed.size, root_hash=b"\x07" * 32)
+    other_key = Ed25519PrivateKey.generate()
+    forged = checkpoint.sign_checkpoint(forged_root, name, other_key)
+
+    ok, _, reason = exported.check(extra=(forged,))
+
+    assert not ok and "not validly signed" in reason
+
+
+def test_a_rewritten_entry_with_recomputed_chain_is_caught_by_the_root(exported: Export) -> None:
+    """An attacker who rewrites an entry and recomputes every hash still cannot re-sign."""
+    import hashlib
+
+    lines = exported.lines()
+    lines[40] = lines[40].replace(b'"deny"', b'"permit"')
+    chain, previous = b"", bytes(32)
+    for line in lines:
+        leaf = hashlib.sha256(b"\x00" + line).digest()
+        previous = hashlib.sha256(previous + leaf).digest()
+        chain += previous
+
+    ok, first_bad, reason = exported.check(
+        entries=b"".join(line + b"\n" for line in lines), chain=chain
+    )
+
+    assert not ok
+    assert first_bad == 30 and "40" not in reason and "Merkle root" in reason
+
+
+def _note(line: bytes) -> str:
+    import json
+
+    return str(json.loads(line)["note"])
