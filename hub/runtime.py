@@ -46,7 +46,7 @@ class Hub:
             tokens=TokenService(settings, keyring),
             rules=SharingRules(settings.resolved_policy_dir),
             log_signer=signer,
-            log=LogWriter(sessions, signer),
+            log=LogWriter(sessions, signer, engine=engine),
         )
 
     def reload_rules(self) -> SharingRules:
@@ -55,4 +55,5 @@ class Hub:
         return self.rules
 
     def close(self) -> None:
+        self.log.close()
         self.engine.dispose()

@@ -40,7 +40,42 @@ class Receipt:
 
 
 def canonical(entry: dict[str, Any]) -> bytes:
+    """RFC 8785 canonical JSON of an entry.
+
+    For the values entries hold (strings, safe integers, booleans, null, lists, objects with
+    ASCII keys) the standard library's sorted, compact, non-ASCII-preserving output is
+    byte-for-byte the RFC 8785 form (a test checks this against the rfc8785 package), and
+    several times faster; anything else (floats above all) goes through rfc8785 itself.
+    """
+    if _plain(entry):
+        return json.dumps(entry, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
     return rfc8785.dumps(entry)
+
+
+_SAFE_INT = 2**53
+
+
+def _plain(value: Any) -> bool:
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        kind = type(item)
+        if kind is str or kind is bool or item is None:
+            continue
+        if kind is int:
+            if -_SAFE_INT < item < _SAFE_INT:
+                continue
+            return False
+        if kind is dict:
+            if not all(type(k) is str and k.isascii() for k in item):
+                return False
+            stack.extend(item.values())
+            continue
+        if kind is list:
+            stack.extend(item)
+            continue
+        return False
+    return True
 
 
 def leaf_hash(data: bytes) -> str:
@@ -87,12 +122,34 @@ def append(
 def append_many(session: Session, batch: Sequence[Pending]) -> list[Receipt]:
     """Append entries in order under one turn of the head lock (group commit uses this)."""
     head = session.execute(select(LogHead).where(LogHead.id == 1).with_for_update()).scalar_one()
-    size, chained = head.size, head.chain_hash
-    frontier = parse_frontier(head.frontier)
-    receipts: list[Receipt] = []
-    entries: list[dict[str, Any]] = []
-    facets: list[dict[str, Any]] = []
-    nodes: list[dict[str, Any]] = []
+    built = build_batch(head.size, head.chain_hash, parse_frontier(head.frontier), batch)
+    session.execute(insert(LogEntry), built.entries)
+    session.execute(insert(LogFacet), built.facets)
+    if built.nodes:
+        session.execute(insert(LogNode), built.nodes)
+    head.size = built.size
+    head.chain_hash = built.chain_hash
+    head.frontier = built.frontier
+    session.flush()
+    return built.receipts
+
+
+@dataclass
+class Built:
+    """The rows one batch adds and the head it leaves: computed, not yet written."""
+
+    receipts: list[Receipt]
+    entries: list[dict[str, Any]]
+    facets: list[dict[str, Any]]
+    nodes: list[dict[str, Any]]
+    size: int
+    chain_hash: str
+    frontier: str
+
+
+def build_batch(size: int, chained: str, frontier: list[bytes], batch: Sequence[Pending]) -> Built:
+    """Number, encode and hash a batch after the head (size, chain hash, frontier)."""
+    built = Built([], [], [], [], size, chained, "")
     for pending in batch:
         now = utcnow()
         entry_id = new_id()
@@ -111,8 +168,8 @@ def append_many(session: Session, batch: Sequence[Pending]) -> list[Receipt]:
         leaf = hashlib.sha256(b"\x00" + data).digest()
         chained = chain_hash(chained, leaf.hex())
         frontier, completed = extend_frontier(frontier, size, leaf)
-        nodes.extend({"level": lv, "index": ix, "hash": h.hex()} for lv, ix, h in completed)
-        entries.append(
+        built.nodes.extend({"level": lv, "index": ix, "hash": h.hex()} for lv, ix, h in completed)
+        built.entries.append(
             {
                 "seq": size,
                 "entry_id": entry_id,
@@ -126,18 +183,52 @@ def append_many(session: Session, batch: Sequence[Pending]) -> list[Receipt]:
                 "chain_hash": chained,
             }
         )
-        facets.append({"seq": size, **facets_of(entry)})
-        receipts.append(Receipt(size, entry_id, leaf.hex(), chained))
+        built.facets.append({"seq": size, **facets_of(entry)})
+        built.receipts.append(Receipt(size, entry_id, leaf.hex(), chained))
         size += 1
-    session.execute(insert(LogEntry), entries)
-    session.execute(insert(LogFacet), facets)
-    if nodes:
-        session.execute(insert(LogNode), nodes)
-    head.size = size
-    head.chain_hash = chained
-    head.frontier = ",".join(h.hex() for h in frontier)
-    session.flush()
-    return receipts
+    built.size, built.chain_hash = size, chained
+    built.frontier = ",".join(h.hex() for h in frontier)
+    return built
+
+
+_PG_HEAD = "SELECT size, chain_hash, frontier FROM disclosure_log_head WHERE id = 1 FOR UPDATE"
+_PG_ENTRY = (
+    "INSERT INTO disclosure_log (seq, entry_id, recorded_at, event, subject, agency, outcome, "
+    "body, leaf_hash, chain_hash) VALUES (%(seq)s, %(entry_id)s, %(recorded_at)s, %(event)s, "
+    "%(subject)s, %(agency)s, %(outcome)s, %(body)s, %(leaf_hash)s, %(chain_hash)s)"
+)
+_PG_FACET = (
+    "INSERT INTO disclosure_log_facet (seq, purpose, legal_basis, practitioner, needs_review, "
+    "review_of, review_state) VALUES (%(seq)s, %(purpose)s, %(legal_basis)s, %(practitioner)s, "
+    "%(needs_review)s, %(review_of)s, %(review_state)s)"
+)
+_PG_NODE = (
+    'INSERT INTO disclosure_log_node (level, "index", hash) VALUES (%(level)s, %(index)s, %(hash)s)'
+)
+_PG_MOVE = "UPDATE disclosure_log_head SET size = %s, chain_hash = %s, frontier = %s WHERE id = 1"
+
+
+def append_and_commit_pg(connection: Any, batch: Sequence[Pending]) -> list[Receipt]:
+    """PostgreSQL: the same append in two round trips, using psycopg's pipeline mode.
+
+    One trip takes the head lock and reads the head; the second sends every insert, the head
+    update and the COMMIT together. Returns only after the COMMIT has succeeded.
+    """
+    try:
+        with connection.pipeline(), connection.cursor() as cursor:
+            cursor.execute(_PG_HEAD)
+            size, chained, frontier = cursor.fetchone()
+            built = build_batch(size, chained, parse_frontier(frontier), batch)
+            cursor.executemany(_PG_ENTRY, built.entries)
+            cursor.executemany(_PG_FACET, built.facets)
+            if built.nodes:
+                cursor.executemany(_PG_NODE, built.nodes)
+            cursor.execute(_PG_MOVE, (built.size, built.chain_hash, built.frontier))
+            connection.commit()
+    except BaseException:
+        connection.rollback()
+        raise
+    return built.receipts
 
 
 NODE_LEVEL = 8

@@ -1,0 +1,86 @@
+"""Group commit: concurrent requests, one chain, nothing answered before it is committed."""
+
+from __future__ import annotations
+
+import threading
+
+from sqlalchemy import select
+
+from hub.disclosure import log
+from hub.disclosure.models import LogEntry
+from hub.disclosure.writer import LogWriter
+from hub.runtime import Hub
+from hub.vocab import LogEvent
+
+
+def _pending(writer: int, i: int) -> log.Pending:
+    return log.Pending(LogEvent.DISCLOSURE_DECIDED, {"writer": writer, "i": i}, agency="T")
+
+
+def test_eight_writers_in_two_workers_form_one_gapless_chain(hub: Hub) -> None:
+    other_worker = Hub.start(hub.settings, keyring=hub.keyring)
+    writers = [hub.log, other_worker.log]
+    errors: list[BaseException] = []
+    receipts: list[log.Receipt] = []
+    seen = threading.Lock()
+
+    def run(n: int) -> None:
+        try:
+            for i in range(40):
+                receipt = writers[n % 2].record(_pending(n, i))
+                with hub.sessions() as session:  # committed before the answer came back
+                    stored = session.get(LogEntry, receipt.index)
+                    assert stored is not None and stored.entry_id == receipt.entry_id
+                with seen:
+                    receipts.append(receipt)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    other_worker.close()
+
+    assert not errors, errors
+    assert sorted(r.index for r in receipts) == list(range(320))
+    with hub.sessions() as session:
+        seqs = list(session.execute(select(LogEntry.seq).order_by(LogEntry.seq)).scalars())
+        assert seqs == list(range(320))
+        assert log.verify(session).ok
+    assert hub.log.batches + writers[1].batches <= 320
+
+
+def test_a_failed_batch_answers_every_waiter_with_the_error(hub: Hub) -> None:
+    class Broken(Exception):
+        pass
+
+    def broken_sessions() -> object:
+        raise Broken()
+
+    writer = LogWriter(broken_sessions)  # type: ignore[arg-type]
+    failures: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            writer.record(_pending(0, 0))
+        except Broken as exc:
+            failures.append(exc)
+
+    threads = [threading.Thread(target=run) for _ in range(5)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert len(failures) == 5
+
+
+def test_the_writer_signs_a_head_every_n_entries(hub: Hub) -> None:
+    writer = LogWriter(hub.sessions, hub.log_signer, checkpoint_every=10, checkpoint_seconds=3600)
+    for i in range(25):
+        writer.record(_pending(0, i))
+    with hub.sessions() as session:
+        result = log.verify(session, vkey=hub.log_signer.vkey)
+    assert result.ok and result.checkpoints == 2
