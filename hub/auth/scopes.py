@@ -10,6 +10,7 @@ class Scope(StrEnum):
     INVOLVEMENTS_WRITE = "system/EpisodeOfCare.write"
     INVOLVEMENTS_READ = "system/CareTeam.read"
     CONSENT_WRITE = "system/Consent.write"
+    CONSENT_READ = "system/Consent.read"
 
 
 ALL_SCOPES = tuple(str(s) for s in Scope)
