@@ -19,7 +19,12 @@ from consent.service import (
 from hub.api.deps import CallerDep, HubDep, SessionDep, calling_agency
 from hub.auth.scopes import Scope
 from hub.db.base import utcnow
-from hub.disclosure.flow import InvolvementsAnswer, InvolvementsQuery, who_else_is_involved
+from hub.disclosure.flow import (
+    InvolvementsAnswer,
+    InvolvementsQuery,
+    OverrideRequest,
+    who_else_is_involved,
+)
 from hub.involvements.models import Involvement
 from hub.involvements.schemas import (
     AgencyOut,
@@ -166,11 +171,22 @@ def get_involvements(
     purpose: Annotated[str | None, Query(max_length=64)] = None,
     x_practitioner: Annotated[str | None, Header(max_length=200)] = None,
     x_practitioner_role: Annotated[str | None, Header(max_length=64)] = None,
+    x_override_legal_basis: Annotated[str | None, Header(max_length=64)] = None,
+    x_override_reason: Annotated[str | None, Header(max_length=64)] = None,
+    x_override_justification: Annotated[str | None, Header(max_length=2000)] = None,
+    x_override_family_told: Annotated[str | None, Header(max_length=8)] = None,
+    x_override_not_told_reason: Annotated[str | None, Header(max_length=2000)] = None,
 ) -> Any:
     """Who else works with this child: agencies, services, practitioners, lead professional.
 
     Authentication happens inside the flow, not as a dependency, because even a refused
     request is a decision the disclosure log must hold.
+
+    A front-door or social-work practitioner may share without or against consent by
+    sending the X-Override-* headers: the legal basis, the DPA 2018 Sch 1 para 18(c) reason,
+    a written justification, and whether the family will be told (default yes; if not, why
+    not). The decision is flagged for IG review. An override that is not fully argued is
+    refused with 400, and that refusal is logged too.
     """
     answer = who_else_is_involved(
         hub,
@@ -181,6 +197,13 @@ def get_involvements(
             purpose=purpose,
             practitioner=x_practitioner,
             role=x_practitioner_role,
+            override=OverrideRequest(
+                legal_basis=x_override_legal_basis,
+                reason=x_override_reason,
+                justification=x_override_justification,
+                family_told=x_override_family_told,
+                not_told_reason=x_override_not_told_reason,
+            ),
         ),
     )
     return _respond(answer)
