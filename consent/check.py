@@ -1,9 +1,15 @@
 """Which recorded consents cover a disclosure: the consent step of every decision.
 
-The most recently recorded consent or refusal that covers the request speaks for the
-family: a refusal recorded after a consent stops it, and a consent recorded after a refusal
-replaces it. Withdrawn and entered-in-error records never permit; expired ones are outside
-their period and never permit either.
+A consent is a tree of provisions, as in FHIR: the root permits (a consent) or denies (a
+refusal) within its scope, and nested provisions are exceptions to it ("share everything
+except sexual health"). Within one provision a matching deny exception beats a matching
+permit exception. A consent that shares "everything" never covers a sensitive service unless
+it names that category.
+
+Across consents, the most recently recorded one that speaks to the request decides: a
+refusal recorded after a consent stops it, and a consent recorded after a refusal replaces
+it. Withdrawn and entered-in-error records never permit; expired ones are outside their
+period and never permit either.
 """
 
 from __future__ import annotations
@@ -12,23 +18,75 @@ import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from consent.models import ConsentRecord
-from hub.vocab import ConsentStatus
+from hub.vocab import ConsentStatus, Sensitivity
+
+SENSITIVE = frozenset(s.value for s in Sensitivity)
+PERMIT = "permit"
+DENY = "deny"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
+class Provision:
+    type: str
+    purposes: frozenset[str] = frozenset()
+    recipient_agencies: frozenset[str] = frozenset()
+    recipient_kinds: frozenset[str] = frozenset()
+    categories: frozenset[str] = frozenset()
+    provisions: tuple[Provision, ...] = ()
+
+    def matches(self, agency_code: str, agency_kind: str, purpose: str, category: str) -> bool:
+        if self.purposes and purpose not in self.purposes:
+            return False
+        if (self.recipient_agencies or self.recipient_kinds) and not (
+            agency_code in self.recipient_agencies or agency_kind in self.recipient_kinds
+        ):
+            return False
+        if self.categories:
+            return category in self.categories
+        # "Everything" permits only what is not sensitive; a deny of everything denies all.
+        return self.type == DENY or category not in SENSITIVE
+
+    def verdict(
+        self, agency_code: str, agency_kind: str, purpose: str, category: str
+    ) -> str | None:
+        """permit, deny, or None when this provision does not speak to the request."""
+        if not self.matches(agency_code, agency_kind, purpose, category):
+            return None
+        said = self.type
+        for nested in self.provisions:
+            found = nested.verdict(agency_code, agency_kind, purpose, category)
+            if found == DENY:
+                return DENY
+            if found == PERMIT:
+                said = PERMIT
+        return said
+
+    def names(self, category: str) -> bool:
+        return category in self.categories or any(p.names(category) for p in self.provisions)
+
+
+def provision_from(data: dict[str, Any]) -> Provision:
+    return Provision(
+        type=data["type"],
+        purposes=frozenset(data.get("purposes", ())),
+        recipient_agencies=frozenset(data.get("recipient_agencies", ())),
+        recipient_kinds=frozenset(data.get("recipient_kinds", ())),
+        categories=frozenset(data.get("categories", ())),
+        provisions=tuple(provision_from(p) for p in data.get("provisions", ())),
+    )
+
+
+@dataclass(frozen=True, slots=True)
 class ConsentView:
     id: str
     status: str
-    purposes: frozenset[str]
-    recipient_agencies: frozenset[str]
-    recipient_kinds: frozenset[str]
-    categories: frozenset[str]
-    excluded_categories: frozenset[str]
+    root: Provision
     period_start: datetime
     period_end: datetime | None
     recorded_at: datetime
@@ -36,13 +94,17 @@ class ConsentView:
     def in_force(self, at: datetime) -> bool:
         return self.period_start <= at and (self.period_end is None or at < self.period_end)
 
-    def covers(self, *, agency_code: str, agency_kind: str, purpose: str, category: str) -> bool:
-        return (
-            (not self.purposes or purpose in self.purposes)
-            and (agency_code in self.recipient_agencies or agency_kind in self.recipient_kinds)
-            and (not self.categories or category in self.categories)
-            and category not in self.excluded_categories
-        )
+    def state(self, at: datetime) -> str:
+        """The state as the family would understand it now, "expired" included."""
+        if self.status in (ConsentStatus.ACTIVE, ConsentStatus.REFUSED) and (
+            self.period_end is not None and at >= self.period_end
+        ):
+            return ConsentStatus.EXPIRED
+        return self.status
+
+    @property
+    def categories(self) -> frozenset[str]:
+        return self.root.categories
 
 
 @dataclass(frozen=True)
@@ -55,19 +117,33 @@ class ConsentFinding:
     def permits(self) -> bool:
         return bool(self.permitting)
 
+    @property
+    def refused_outright(self) -> bool:
+        """A recorded refusal, rather than an exception inside a consent."""
+        return self.refusal is not None and self.refusal.status == ConsentStatus.REFUSED
+
 
 def view_of(record: ConsentRecord) -> ConsentView:
     def as_set(text: str) -> frozenset[str]:
         return frozenset(json.loads(text))
 
-    return ConsentView(
-        id=record.id,
-        status=record.status,
+    excluded = tuple(
+        Provision(type=DENY, categories=frozenset({category}))
+        for category in json.loads(record.excluded_categories)
+    )
+    nested = tuple(provision_from(p) for p in json.loads(record.provisions))
+    root = Provision(
+        type=DENY if record.status == ConsentStatus.REFUSED else PERMIT,
         purposes=as_set(record.purposes),
         recipient_agencies=as_set(record.recipient_agencies),
         recipient_kinds=as_set(record.recipient_kinds),
         categories=as_set(record.categories),
-        excluded_categories=as_set(record.excluded_categories),
+        provisions=excluded + nested,
+    )
+    return ConsentView(
+        id=record.id,
+        status=record.status,
+        root=root,
         period_start=record.period_start,
         period_end=record.period_end,
         recorded_at=record.created_at,
@@ -75,12 +151,21 @@ def view_of(record: ConsentRecord) -> ConsentView:
 
 
 def consents_for(session: Session, person_id: str) -> list[ConsentView]:
-    rows = session.execute(select(ConsentRecord).where(ConsentRecord.person_id == person_id))
+    """Consents about a person, oldest first (the order find_covering relies on)."""
+    rows = session.execute(
+        select(ConsentRecord)
+        .where(ConsentRecord.person_id == person_id)
+        .order_by(ConsentRecord.period_start, ConsentRecord.created_at)
+    )
     return [view_of(record) for record in rows.scalars()]
 
 
+def in_order(consents: Iterable[ConsentView]) -> list[ConsentView]:
+    return sorted(consents, key=lambda c: (c.period_start, c.recorded_at))
+
+
 def find_covering(
-    consents: Iterable[ConsentView],
+    consents: Sequence[ConsentView],
     *,
     agency_code: str,
     agency_kind: str,
@@ -88,26 +173,28 @@ def find_covering(
     category: str,
     at: datetime,
 ) -> ConsentFinding:
-    """Return the consents that permit this disclosure now, or the refusal that stops it."""
-    relevant: Sequence[ConsentView] = sorted(
-        (
-            c
-            for c in consents
-            if c.status in (ConsentStatus.ACTIVE, ConsentStatus.REFUSED)
-            and c.in_force(at)
-            and c.covers(
-                agency_code=agency_code, agency_kind=agency_kind, purpose=purpose, category=category
-            )
-        ),
-        key=lambda c: (c.period_start, c.recorded_at),
-    )
-    considered = tuple(c.id for c in relevant)
-    if not relevant:
-        return ConsentFinding()
-    latest = relevant[-1]
-    if latest.status == ConsentStatus.REFUSED:
-        return ConsentFinding(refusal=latest, considered=considered)
+    """The consents that permit this disclosure now, or the refusal or exception that stops it.
+
+    ``consents`` must be in recording order (``in_order``/``consents_for``).
+    """
+    permitting: list[ConsentView] = []
+    considered: list[str] = []
+    refusal: ConsentView | None = None
+    for consent in consents:
+        if consent.status not in (ConsentStatus.ACTIVE, ConsentStatus.REFUSED):
+            continue
+        if not consent.in_force(at):
+            continue
+        said = consent.root.verdict(agency_code, agency_kind, purpose, category)
+        if said is None:
+            continue
+        considered.append(consent.id)
+        if said == DENY:
+            permitting.clear()
+            refusal = consent
+        else:
+            permitting.append(consent)
+            refusal = None
     return ConsentFinding(
-        permitting=tuple(c for c in relevant if c.status == ConsentStatus.ACTIVE),
-        considered=considered,
+        permitting=tuple(permitting), refusal=refusal, considered=tuple(considered)
     )

@@ -1,19 +1,75 @@
-"""Recording and withdrawing consents; each change is written to the disclosure log."""
+"""Recording, amending, withdrawing and listing consents.
+
+Every change keeps the FHIR resource as it now stands, adds a version to the history and
+writes an entry to the disclosure log, all in the caller's transaction.
+"""
 
 from __future__ import annotations
 
 import json
+from datetime import datetime
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from consent.models import ConsentRecord
-from consent.schemas import ConsentIn
+from consent.check import view_of
+from consent.fhir import to_fhir
+from consent.models import ConsentRecord, ConsentVersion
+from consent.schemas import ConsentAmendment, ConsentIn, ConsentOut, ConsentScope
 from hub.agencies.models import Agency
 from hub.db.base import utcnow
 from hub.disclosure import log
 from hub.errors import Conflict, NotFound
 from hub.people.service import record_for
 from hub.vocab import ConsentStatus, LogEvent
+
+
+def _apply_scope(consent: ConsentRecord, scope: ConsentScope, now: datetime) -> None:
+    consent.purposes = json.dumps(sorted(scope.purposes))
+    consent.recipient_agencies = json.dumps(sorted(scope.recipient_agencies))
+    consent.recipient_kinds = json.dumps(sorted(scope.recipient_kinds))
+    consent.categories = json.dumps(sorted(scope.categories))
+    consent.excluded_categories = json.dumps(sorted(scope.excluded_categories))
+    consent.provisions = json.dumps([p.model_dump(mode="json") for p in scope.provisions])
+    consent.period_start = scope.period_start or now
+    consent.period_end = scope.period_end
+
+
+def _keep_version(
+    session: Session, consent: ConsentRecord, *, agency: Agency, change: str, practitioner: str
+) -> None:
+    now = utcnow()
+    consent.updated_at = now
+    consent.fhir = json.dumps(to_fhir(consent, agency_code=agency.code, at=now))
+    session.add(
+        ConsentVersion(
+            consent_id=consent.id,
+            version=consent.version,
+            change=change,
+            status=consent.status,
+            practitioner=practitioner,
+            agency_id=agency.id,
+            fhir=consent.fhir,
+            recorded_at=now,
+        )
+    )
+    session.flush()
+
+
+def _scope_log(consent: ConsentRecord) -> dict[str, object]:
+    return {
+        "consent_id": consent.id,
+        "version": consent.version,
+        "status": consent.status,
+        "given_by": consent.given_by,
+        "method": consent.method,
+        "purposes": json.loads(consent.purposes),
+        "recipient_agencies": json.loads(consent.recipient_agencies),
+        "recipient_kinds": json.loads(consent.recipient_kinds),
+        "categories": json.loads(consent.categories),
+        "excluded_categories": json.loads(consent.excluded_categories),
+        "provisions": json.loads(consent.provisions),
+    }
 
 
 def record_consent(session: Session, *, agency: Agency, payload: ConsentIn) -> ConsentRecord:
@@ -23,40 +79,74 @@ def record_consent(session: Session, *, agency: Agency, payload: ConsentIn) -> C
         if payload.grantor_record
         else None
     )
+    now = utcnow()
     consent = ConsentRecord(
         person_id=subject.person_id,
+        subject_kind=subject.kind,
+        subject_record=payload.record,
         status=payload.status,
         given_by=payload.given_by,
         grantor_person_id=grantor.person_id if grantor else None,
+        grantor_record=payload.grantor_record,
         competence_assessed_by=payload.competence_assessed_by,
+        competence_assessed_on=payload.competence_assessed_on,
         recorded_by_agency_id=agency.id,
         recorded_by_practitioner=payload.practitioner,
         method=payload.method,
         form_reference=payload.form_reference,
-        purposes=json.dumps(sorted(payload.purposes)),
-        recipient_agencies=json.dumps(sorted(payload.recipient_agencies)),
-        recipient_kinds=json.dumps(sorted(payload.recipient_kinds)),
-        categories=json.dumps(sorted(payload.categories)),
-        excluded_categories=json.dumps(sorted(payload.excluded_categories)),
-        period_start=payload.period_start or utcnow(),
-        period_end=payload.period_end,
+        version=1,
+        created_at=now,
     )
+    _apply_scope(consent, payload, now)
     session.add(consent)
     session.flush()
+    _keep_version(
+        session, consent, agency=agency, change="recorded", practitioner=payload.practitioner
+    )
     log.append(
         session,
         event=LogEvent.CONSENT_RECORDED,
         subject=subject.person_id,
         agency=agency.code,
-        body={
-            "consent_id": consent.id,
-            "status": consent.status,
-            "given_by": consent.given_by,
-            "practitioner": payload.practitioner,
-            "purposes": json.loads(consent.purposes),
-            "recipient_agencies": json.loads(consent.recipient_agencies),
-            "recipient_kinds": json.loads(consent.recipient_kinds),
-        },
+        body={**_scope_log(consent), "practitioner": payload.practitioner},
+    )
+    return consent
+
+
+def own_consent(session: Session, *, agency: Agency, consent_id: str) -> ConsentRecord:
+    """A consent this agency recorded; another agency's consents are not theirs to change."""
+    consent = session.get(ConsentRecord, consent_id)
+    if consent is None or consent.recorded_by_agency_id != agency.id:
+        raise NotFound(
+            "No consent with that id was recorded by your agency.", code="consent-not-found"
+        )
+    return consent
+
+
+def amend_consent(
+    session: Session, *, agency: Agency, consent_id: str, payload: ConsentAmendment
+) -> ConsentRecord:
+    """A new version of what an active consent (or refusal) covers; the old one stays in history."""
+    consent = own_consent(session, agency=agency, consent_id=consent_id)
+    if consent.status not in (ConsentStatus.ACTIVE, ConsentStatus.REFUSED):
+        raise Conflict(
+            f"This consent is {consent.status}; record a new consent instead of amending it.",
+            code="consent-not-amendable",
+        )
+    consent.version += 1
+    consent.method = payload.method
+    consent.form_reference = payload.form_reference
+    consent.recorded_by_practitioner = payload.practitioner
+    _apply_scope(consent, payload, consent.period_start)
+    _keep_version(
+        session, consent, agency=agency, change="amended", practitioner=payload.practitioner
+    )
+    log.append(
+        session,
+        event=LogEvent.CONSENT_AMENDED,
+        subject=consent.person_id,
+        agency=agency.code,
+        body={**_scope_log(consent), "practitioner": payload.practitioner},
     )
     return consent
 
@@ -65,21 +155,86 @@ def withdraw_consent(
     session: Session, *, agency: Agency, consent_id: str, practitioner: str
 ) -> ConsentRecord:
     """Withdrawal takes effect at once: the next decision no longer sees it as permitting."""
-    consent = session.get(ConsentRecord, consent_id)
-    if consent is None or consent.recorded_by_agency_id != agency.id:
-        raise NotFound(
-            "No consent with that id was recorded by your agency.", code="consent-not-found"
-        )
+    consent = own_consent(session, agency=agency, consent_id=consent_id)
     if consent.status != ConsentStatus.ACTIVE:
         raise Conflict(f"This consent is {consent.status}, not active.", code="consent-not-active")
     consent.status = ConsentStatus.WITHDRAWN
     consent.withdrawn_at = utcnow()
-    session.flush()
+    consent.version += 1
+    _keep_version(session, consent, agency=agency, change="withdrawn", practitioner=practitioner)
     log.append(
         session,
         event=LogEvent.CONSENT_WITHDRAWN,
         subject=consent.person_id,
         agency=agency.code,
-        body={"consent_id": consent.id, "practitioner": practitioner},
+        body={"consent_id": consent.id, "version": consent.version, "practitioner": practitioner},
     )
     return consent
+
+
+def mark_entered_in_error(
+    session: Session, *, agency: Agency, consent_id: str, practitioner: str
+) -> ConsentRecord:
+    """A consent recorded by mistake never permits again; its history is kept."""
+    consent = own_consent(session, agency=agency, consent_id=consent_id)
+    if consent.status == ConsentStatus.ENTERED_IN_ERROR:
+        raise Conflict("This consent is already marked entered in error.", code="consent-in-error")
+    consent.status = ConsentStatus.ENTERED_IN_ERROR
+    consent.version += 1
+    _keep_version(
+        session, consent, agency=agency, change="entered-in-error", practitioner=practitioner
+    )
+    log.append(
+        session,
+        event=LogEvent.CONSENT_WITHDRAWN,
+        subject=consent.person_id,
+        agency=agency.code,
+        body={"consent_id": consent.id, "version": consent.version, "status": consent.status},
+    )
+    return consent
+
+
+def consent_out(consent: ConsentRecord, at: datetime) -> ConsentOut:
+    return ConsentOut(
+        id=consent.id,
+        status=view_of(consent).state(at),
+        version=consent.version,
+        subject_kind=consent.subject_kind,
+        given_by=consent.given_by,
+        method=consent.method,
+        form_reference=consent.form_reference,
+        purposes=json.loads(consent.purposes),
+        recipient_agencies=json.loads(consent.recipient_agencies),
+        recipient_kinds=json.loads(consent.recipient_kinds),
+        categories=json.loads(consent.categories),
+        excluded_categories=json.loads(consent.excluded_categories),
+        period_start=consent.period_start,
+        period_end=consent.period_end,
+        withdrawn_at=consent.withdrawn_at,
+    )
+
+
+def consents_about(session: Session, *, agency: Agency, local_id: str) -> list[ConsentRecord]:
+    """The consents your agency recorded about one of its own records, oldest first."""
+    subject = record_for(session, agency=agency, local_id=local_id)
+    return list(
+        session.execute(
+            select(ConsentRecord)
+            .where(
+                ConsentRecord.person_id == subject.person_id,
+                ConsentRecord.recorded_by_agency_id == agency.id,
+            )
+            .order_by(ConsentRecord.created_at)
+        ).scalars()
+    )
+
+
+def history(session: Session, *, agency: Agency, consent_id: str) -> list[ConsentVersion]:
+    own_consent(session, agency=agency, consent_id=consent_id)
+    return list(
+        session.execute(
+            select(ConsentVersion)
+            .where(ConsentVersion.consent_id == consent_id)
+            .order_by(ConsentVersion.version)
+        ).scalars()
+    )

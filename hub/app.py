@@ -14,6 +14,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from hub.api import log_proofs, public, v1
 from hub.errors import HubError, error_body
+from hub.fhir import consent as fhir_consent
 from hub.logging import log
 from hub.runtime import Hub
 
@@ -31,6 +32,7 @@ def create_app(hub: Hub) -> FastAPI:
     app.include_router(public.router)
     app.include_router(v1.router)
     app.include_router(log_proofs.router)
+    app.include_router(fhir_consent.router)
     _install_error_handlers(app)
     _install_middleware(app, hub)
     return app

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -13,9 +14,24 @@ from hub.crypto.keys import Keyring, load_keyring
 from hub.db.engine import make_engine, make_sessionmaker
 from hub.disclosure.tree import LogSigner, log_origin
 from hub.disclosure.writer import LogWriter
+from hub.logging import log
 from hub.people.service import Crypto
 from hub.settings import Settings
-from policies.engine import SharingRules
+from policies.engine import PolicyError, SharingRules
+
+RELOAD_MARKER = "policy.reload"
+
+
+def reload_marker(settings: Settings) -> Path:
+    """The file ``hub policy reload`` touches; running hubs reload when it changes."""
+    return settings.data_dir / RELOAD_MARKER
+
+
+def _stamp(path: Path) -> int | None:
+    try:
+        return path.stat().st_mtime_ns
+    except OSError:
+        return None
 
 
 @dataclass
@@ -29,6 +45,10 @@ class Hub:
     rules: SharingRules
     log_signer: LogSigner
     log: LogWriter
+    _reload_stamp: int | None = field(default=None, init=False)
+
+    def __post_init__(self) -> None:
+        self._reload_stamp = _stamp(reload_marker(self.settings))
 
     @classmethod
     def start(cls, settings: Settings, *, keyring: Keyring | None = None) -> Hub:
@@ -52,6 +72,22 @@ class Hub:
     def reload_rules(self) -> SharingRules:
         """Swap in the rules on disk; a malformed file raises and the old rules stay."""
         self.rules = SharingRules(self.settings.resolved_policy_dir)
+        return self.rules
+
+    def current_rules(self) -> SharingRules:
+        """The rules in force, after picking up a ``hub policy reload`` if one happened.
+
+        One stat() per call; a malformed file is refused and the previous rules stay.
+        """
+        stamp = _stamp(reload_marker(self.settings))
+        if stamp != self._reload_stamp:
+            self._reload_stamp = stamp
+            previous = self.rules.version
+            try:
+                self.reload_rules()
+                log.info("policy_reloaded", previous=previous, version=self.rules.version)
+            except PolicyError as exc:
+                log.warning("policy_reload_refused", reason=str(exc), version=previous)
         return self.rules
 
     def close(self) -> None:

@@ -81,10 +81,29 @@ class Sensitivity(StrEnum):
 
 
 class ConsentStatus(StrEnum):
+    """Stored states; "expired" is never stored, it is an active consent past its period."""
+
     ACTIVE = "active"
     WITHDRAWN = "withdrawn"
     REFUSED = "refused"
+    EXPIRED = "expired"
     ENTERED_IN_ERROR = "entered-in-error"
+
+
+class OverrideReason(StrEnum):
+    """Why consent is not the basis: DPA 2018 Schedule 1 paragraph 18(c)."""
+
+    CANNOT_BE_GIVEN = "consent-cannot-be-given"
+    CANNOT_REASONABLY_BE_OBTAINED = "consent-cannot-reasonably-be-obtained"
+    WOULD_PREJUDICE_PROTECTION = "seeking-consent-would-prejudice-protection"
+
+
+class Obligation(StrEnum):
+    """What a sharing rule requires of the hub when it is used."""
+
+    SHIELD = "shield"
+    NOTIFY_LEAD_PROFESSIONAL = "notify-lead-professional"
+    IG_REVIEW = "ig-review"
 
 
 class ConsentGiver(StrEnum):
@@ -127,5 +146,8 @@ class LogEvent(StrEnum):
     DISCLOSURE_DECIDED = "hub:disclosure:decided"
     CONSENT_RECORDED = "hub:consent:recorded"
     CONSENT_WITHDRAWN = "hub:consent:withdrawn"
+    CONSENT_AMENDED = "hub:consent:amended"
+    POLICY_RELOADED = "hub:policy:reloaded"
+    POLICY_REFUSED = "hub:policy:refused"
     LINK_MADE = "hub:link:made"
     CLIENT_REGISTERED = "hub:client:registered"

@@ -15,13 +15,26 @@ from threading import Lock
 
 import casbin
 
-from hub.vocab import AgencyKind, LegalBasis, Purpose, Role
+from hub.vocab import AgencyKind, LegalBasis, Obligation, Purpose, Role
 
 MODEL_FILE = "model.conf"
 RULES_FILE = "sharing_rules.csv"
 INFORMATION_KINDS = frozenset({"involvement", "sensitive-involvement", "family"})
 CONSENT_VALUES = frozenset({"required", "not-required"})
 EFFECTS = frozenset({"allow", "deny"})
+OBLIGATIONS = frozenset(Obligation)
+FIELDS = (
+    "id",
+    "source agency kind",
+    "recipient agency kind",
+    "role",
+    "kind of information",
+    "purpose",
+    "legal basis",
+    "consent",
+    "effect",
+    "obligations",
+)
 
 
 class PolicyError(ValueError):
@@ -31,6 +44,7 @@ class PolicyError(ValueError):
 @dataclass(frozen=True)
 class SharingRule:
     id: str
+    source_kind: str
     recipient_kind: str
     role: str
     information: str
@@ -38,6 +52,7 @@ class SharingRule:
     legal_basis: str
     consent: str
     effect: str
+    obligations: tuple[str, ...] = ()
 
     @property
     def needs_consent(self) -> bool:
@@ -77,14 +92,34 @@ def parse_rules(path: Path) -> list[SharingRule]:
         fields = [f.strip() for f in next(csv.reader([line]))]
         if fields[0] != "p":
             raise PolicyError(f"line {number}: a rule line starts with 'p', not '{fields[0]}'")
-        if len(fields) != 9:
+        if len(fields) != len(FIELDS) + 1:
             raise PolicyError(
-                f"line {number}: a rule has 8 fields after 'p', found {len(fields) - 1}"
+                f"line {number}: a rule has {len(FIELDS)} fields after 'p' "
+                f"({', '.join(FIELDS)}), found {len(fields) - 1}"
             )
-        rule = SharingRule(*fields[1:])
+        obligations = tuple(o.strip() for o in fields[10].split(";") if o.strip() not in ("", "-"))
+        for obligation in obligations:
+            if obligation not in OBLIGATIONS:
+                raise PolicyError(
+                    f"line {number}: unknown obligation '{obligation}' "
+                    f"(use {', '.join(sorted(OBLIGATIONS))}, separated by ';', or '-')"
+                )
+        rule = SharingRule(
+            id=fields[1],
+            source_kind=fields[2],
+            recipient_kind=fields[3],
+            role=fields[4],
+            information=fields[5],
+            purpose=fields[6],
+            legal_basis=fields[7],
+            consent=fields[8],
+            effect=fields[9],
+            obligations=obligations,
+        )
         if not rule.id or rule.id in seen:
             raise PolicyError(f"line {number}: rule id '{rule.id}' is empty or used twice")
         seen.add(rule.id)
+        _check_value(rule.source_kind, frozenset(AgencyKind), "source agency kind", number)
         _check_value(rule.recipient_kind, frozenset(AgencyKind), "agency kind", number)
         _check_value(rule.role, frozenset(Role), "role", number)
         _check_value(rule.information, INFORMATION_KINDS, "kind of information", number)
@@ -128,11 +163,24 @@ class SharingRules:
         except Exception as exc:  # pycasbin raises bare exceptions for a bad model
             raise PolicyError(f"{MODEL_FILE}: {exc}") from None
         self._enforcer.add_policies([_as_row(rule) for rule in self.rules])
-        self._cache: dict[tuple[str, str, str, str], RuleMatch] = {}
+        self._cache: dict[tuple[str, str, str, str, str], RuleMatch] = {}
         self._lock = Lock()
 
-    def match(self, *, recipient_kind: str, role: str, information: str, purpose: str) -> RuleMatch:
-        key = (recipient_kind, role, information, purpose)
+    def match(
+        self,
+        *,
+        recipient_kind: str,
+        role: str,
+        information: str,
+        purpose: str,
+        source_kind: str = "*",
+    ) -> RuleMatch:
+        """What the rules say for this combination; computed once, then kept until reload.
+
+        ``source_kind`` is the kind of agency that holds the information; "*" asks about
+        information in general (only rules written for any source then apply).
+        """
+        key = (source_kind, recipient_kind, role, information, purpose)
         found = self._cache.get(key)
         if found is None:
             with self._lock:
@@ -140,9 +188,10 @@ class SharingRules:
                 self._cache[key] = found
         return found
 
-    def _evaluate(self, kind: str, role: str, info: str, purpose: str) -> RuleMatch:
-        allowed_absent, why_absent = self._enforcer.enforce_ex(kind, role, info, purpose, "absent")
-        allowed_given, why_given = self._enforcer.enforce_ex(kind, role, info, purpose, "given")
+    def _evaluate(self, source: str, kind: str, role: str, info: str, purpose: str) -> RuleMatch:
+        enforce = self._enforcer.enforce_ex
+        allowed_absent, why_absent = enforce(source, kind, role, info, purpose, "absent")
+        allowed_given, why_given = enforce(source, kind, role, info, purpose, "given")
         without = self._rule(why_absent) if allowed_absent else None
         with_consent = self._rule(why_given) if allowed_given else None
         denied = None
@@ -152,6 +201,11 @@ class SharingRules:
                 denied = rule
         return RuleMatch(without_consent=without, with_consent=with_consent, denied_by=denied)
 
+    @property
+    def enforcer(self) -> casbin.Enforcer:
+        """The bare pycasbin enforcer over these rules (for measuring against)."""
+        return self._enforcer
+
     def _rule(self, explanation: list[str]) -> SharingRule | None:
         return self._by_id.get(explanation[0]) if explanation else None
 
@@ -159,6 +213,7 @@ class SharingRules:
 def _as_row(rule: SharingRule) -> list[str]:
     return [
         rule.id,
+        rule.source_kind,
         rule.recipient_kind,
         rule.role,
         rule.information,
@@ -166,4 +221,5 @@ def _as_row(rule: SharingRule) -> list[str]:
         rule.legal_basis,
         rule.consent,
         rule.effect,
+        ";".join(rule.obligations) or "-",
     ]

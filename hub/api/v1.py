@@ -8,11 +8,23 @@ from fastapi import APIRouter, Header, Path, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
-from consent.schemas import ConsentIn, ConsentOut
-from consent.service import record_consent, withdraw_consent
+from consent.schemas import ConsentAmendment, ConsentIn, ConsentOut
+from consent.service import (
+    amend_consent,
+    consent_out,
+    consents_about,
+    record_consent,
+    withdraw_consent,
+)
 from hub.api.deps import CallerDep, HubDep, SessionDep, calling_agency
 from hub.auth.scopes import Scope
-from hub.disclosure.flow import InvolvementsAnswer, InvolvementsQuery, who_else_is_involved
+from hub.db.base import utcnow
+from hub.disclosure.flow import (
+    InvolvementsAnswer,
+    InvolvementsQuery,
+    OverrideRequest,
+    who_else_is_involved,
+)
 from hub.involvements.models import Involvement
 from hub.involvements.schemas import (
     AgencyOut,
@@ -91,23 +103,32 @@ def post_involvement_end(
     return InvolvementWritten(local_id=local_id, status="ended")
 
 
+ConsentId = Annotated[str, Path(min_length=36, max_length=36)]
+
+
 @router.post("/consents", response_model=ConsentOut, status_code=201, tags=["consent"])
 def post_consent(payload: ConsentIn, session: SessionDep, caller: CallerDep) -> ConsentOut:
     """Record a consent, or a refusal, that your agency obtained."""
     agency = calling_agency(caller, session, Scope.CONSENT_WRITE)
     consent = record_consent(session, agency=agency, payload=payload)
     session.commit()
-    return ConsentOut(
-        id=consent.id,
-        status=consent.status,
-        period_start=consent.period_start,
-        period_end=consent.period_end,
-    )
+    return consent_out(consent, utcnow())
+
+
+@router.put("/consents/{consent_id}", response_model=ConsentOut, tags=["consent"])
+def put_consent(
+    consent_id: ConsentId, payload: ConsentAmendment, session: SessionDep, caller: CallerDep
+) -> ConsentOut:
+    """Amend what a consent your agency recorded covers; the previous version is kept."""
+    agency = calling_agency(caller, session, Scope.CONSENT_WRITE)
+    consent = amend_consent(session, agency=agency, consent_id=consent_id, payload=payload)
+    session.commit()
+    return consent_out(consent, utcnow())
 
 
 @router.post("/consents/{consent_id}/withdraw", response_model=ConsentOut, tags=["consent"])
 def post_consent_withdrawal(
-    consent_id: Annotated[str, Path(min_length=36, max_length=36)],
+    consent_id: ConsentId,
     session: SessionDep,
     caller: CallerDep,
     x_practitioner: Annotated[str, Header(min_length=1, max_length=64)],
@@ -118,12 +139,15 @@ def post_consent_withdrawal(
         session, agency=agency, consent_id=consent_id, practitioner=x_practitioner
     )
     session.commit()
-    return ConsentOut(
-        id=consent.id,
-        status=consent.status,
-        period_start=consent.period_start,
-        period_end=consent.period_end,
-    )
+    return consent_out(consent, utcnow())
+
+
+@router.get("/records/{local_id}/consents", response_model=list[ConsentOut], tags=["consent"])
+def get_consents(local_id: LocalId, session: SessionDep, caller: CallerDep) -> list[ConsentOut]:
+    """The consents your agency recorded about one of your records, with their state now."""
+    agency = calling_agency(caller, session, Scope.CONSENT_READ)
+    now = utcnow()
+    return [consent_out(c, now) for c in consents_about(session, agency=agency, local_id=local_id)]
 
 
 @router.get(
@@ -147,11 +171,22 @@ def get_involvements(
     purpose: Annotated[str | None, Query(max_length=64)] = None,
     x_practitioner: Annotated[str | None, Header(max_length=200)] = None,
     x_practitioner_role: Annotated[str | None, Header(max_length=64)] = None,
+    x_override_legal_basis: Annotated[str | None, Header(max_length=64)] = None,
+    x_override_reason: Annotated[str | None, Header(max_length=64)] = None,
+    x_override_justification: Annotated[str | None, Header(max_length=2000)] = None,
+    x_override_family_told: Annotated[str | None, Header(max_length=8)] = None,
+    x_override_not_told_reason: Annotated[str | None, Header(max_length=2000)] = None,
 ) -> Any:
     """Who else works with this child: agencies, services, practitioners, lead professional.
 
     Authentication happens inside the flow, not as a dependency, because even a refused
     request is a decision the disclosure log must hold.
+
+    A front-door or social-work practitioner may share without or against consent by
+    sending the X-Override-* headers: the legal basis, the DPA 2018 Sch 1 para 18(c) reason,
+    a written justification, and whether the family will be told (default yes; if not, why
+    not). The decision is flagged for IG review. An override that is not fully argued is
+    refused with 400, and that refusal is logged too.
     """
     answer = who_else_is_involved(
         hub,
@@ -162,6 +197,13 @@ def get_involvements(
             purpose=purpose,
             practitioner=x_practitioner,
             role=x_practitioner_role,
+            override=OverrideRequest(
+                legal_basis=x_override_legal_basis,
+                reason=x_override_reason,
+                justification=x_override_justification,
+                family_told=x_override_family_told,
+                not_told_reason=x_override_not_told_reason,
+            ),
         ),
     )
     return _respond(answer)

@@ -14,6 +14,7 @@ class Scope(StrEnum):
     """Information governance: search the disclosure log, subject access reports, exports."""
     AUDIT_REVIEW = "system/AuditEvent.write"
     """Information governance: record a review of a logged decision."""
+    CONSENT_READ = "system/Consent.read"
 
 
 ALL_SCOPES = tuple(str(s) for s in Scope)

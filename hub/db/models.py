@@ -1,6 +1,6 @@
 """Every table, imported in one place so that Alembic and tests see the whole schema."""
 
-from consent.models import ConsentRecord
+from consent.models import ConsentRecord, ConsentVersion
 from hub.agencies.models import Agency, ApiClient, Practitioner, UsedAssertion
 from hub.db.base import Base
 from hub.disclosure.models import LogCheckpoint, LogEntry, LogFacet, LogHead, LogNode
@@ -13,6 +13,7 @@ __all__ = [
     "ApiClient",
     "Base",
     "ConsentRecord",
+    "ConsentVersion",
     "Involvement",
     "LogCheckpoint",
     "LogEntry",

@@ -1,10 +1,11 @@
 """ "Who else is involved with this child?": the one path a disclosure request takes.
 
-Read top to bottom: authenticate, check the request, resolve the child, decide (rules, then
-consent, then shielding), record the decision durably, respond. Every request that reaches
-this flow leaves exactly one log entry, whether it is answered, refused or malformed, and
-the entry is committed before the answer leaves. "No such child" and "not permitted" give
-the same answer, so the API cannot be used to find out whether a child is known.
+Read top to bottom: authenticate, check the request (and any safeguarding override it
+makes), resolve the child, decide (rules, then consent, then shielding), record the decision
+durably, respond. Every request that reaches this flow leaves exactly one log entry, whether
+it is answered, refused or malformed, and the entry is committed before the answer leaves.
+"No such child" and "not permitted" give the same answer, so the API cannot be used to find
+out whether a child is known.
 """
 
 from __future__ import annotations
@@ -18,7 +19,15 @@ from consent.check import consents_for
 from hub.auth.scopes import Scope
 from hub.auth.tokens import Caller
 from hub.db.base import utcnow
-from hub.decision.decide import Decision, Item, Requester, decide, deny
+from hub.decision.decide import (
+    OVERRIDE_ROLES,
+    Decision,
+    Item,
+    Override,
+    Requester,
+    decide,
+    deny,
+)
 from hub.disclosure import log
 from hub.errors import BadRequest, HubError, Unauthenticated
 from hub.identifiers import Identifier, InvalidIdentifier, parse_identifier
@@ -26,13 +35,28 @@ from hub.involvements.models import Involvement
 from hub.involvements.service import open_involvements
 from hub.people.resolve import resolve
 from hub.runtime import Hub
-from hub.vocab import LogEvent, Purpose, Role
+from hub.vocab import LegalBasis, LogEvent, OverrideReason, Purpose, Role
 
 NOT_PERMITTED = (
     "The hub cannot share information about this child with you for this purpose. "
     "If you think you should be able to see it, check the identifier and the purpose, "
     "or contact your information governance lead."
 )
+
+
+@dataclass(frozen=True)
+class OverrideRequest:
+    """The X-Override-* headers as they arrived: a safeguarding disclosure without consent."""
+
+    legal_basis: str | None = None
+    reason: str | None = None
+    justification: str | None = None
+    family_told: str | None = None
+    not_told_reason: str | None = None
+
+    @property
+    def asked(self) -> bool:
+        return any(v is not None for v in self.__dict__.values())
 
 
 @dataclass(frozen=True)
@@ -44,6 +68,7 @@ class InvolvementsQuery:
     purpose: str | None
     practitioner: str | None
     role: str | None
+    override: OverrideRequest = field(default_factory=OverrideRequest)
 
 
 @dataclass
@@ -76,10 +101,13 @@ def who_else_is_involved(
             hub, session, no_scope, requester=requester_log, purpose=query.purpose, asked=asked
         )
 
-    # 2. Check the request itself.
+    # 2. Check the request itself, and any safeguarding override it makes.
     try:
         identifier, purpose, requester = _checked(query, caller)
-    except BadRequest as malformed:
+        override = checked_override(query.override, role=requester.role)
+    except HubError as malformed:
+        if query.override.asked:
+            asked["override"] = query.override.__dict__
         return _refuse(
             hub, session, malformed, requester=requester_log, purpose=query.purpose, asked=asked
         )
@@ -96,19 +124,29 @@ def who_else_is_involved(
     person = resolution.person
 
     # 4. Decide: rules, then consent, then shielding.
+    rules = hub.current_rules()
     now = utcnow()
     involvements = open_involvements(session, person.id, now.date()) if person else []
     decision = decide(
         requester=requester,
         purpose=purpose,
         subject_known=person is not None,
-        items=[Item(id=i.id, kind="involvement", sensitivity=i.sensitivity) for i in involvements],
+        items=[
+            Item(
+                id=i.id,
+                kind="involvement",
+                source_kind=i.agency.kind,
+                sensitivity=i.sensitivity,
+            )
+            for i in involvements
+        ],
         consents=consents_for(session, person.id) if person else [],
-        rules=hub.rules,
+        rules=rules,
         at=now,
+        override=override,
     )
     if resolution.reason and decision.reasons == ("subject-not-found",):
-        decision = deny(resolution.reason, rules=hub.rules, rule_ids=decision.rule_ids)
+        decision = deny(resolution.reason, rules=rules, rule_ids=decision.rule_ids)
 
     # 5. Record the decision durably, before the answer leaves.
     receipt = _record(
@@ -190,6 +228,59 @@ def _checked(query: InvolvementsQuery, caller: Caller) -> tuple[Identifier, str,
     return identifier, query.purpose, requester
 
 
+OVERRIDE_HELP = (
+    "A safeguarding override needs X-Override-Legal-Basis (one of {bases}), "
+    "X-Override-Reason (why consent is not sought, DPA 2018 Schedule 1 paragraph 18(c): "
+    "{reasons}) and X-Override-Justification (at least {chars} characters, in your words)."
+)
+MIN_JUSTIFICATION = 20
+
+
+def checked_override(raw: OverrideRequest, *, role: str) -> Override | None:
+    """Refuse an override that is not fully argued; it is never silent and never partial."""
+    if not raw.asked:
+        return None
+    bases = sorted(b.value for b in LegalBasis if b is not LegalBasis.CONSENT)
+    reasons = sorted(r.value for r in OverrideReason)
+    help_text = OVERRIDE_HELP.format(
+        bases=", ".join(bases), reasons=", ".join(reasons), chars=MIN_JUSTIFICATION
+    )
+    if role not in OVERRIDE_ROLES:
+        raise HubError(
+            "Only a front-door or social-work practitioner may share without consent "
+            "through the hub; ask your front door.",
+            code="override-not-allowed",
+            status_code=403,
+        )
+    if raw.legal_basis not in bases:
+        raise BadRequest(help_text, code="override-legal-basis")
+    if raw.reason not in reasons:
+        raise BadRequest(help_text, code="override-reason")
+    justification = (raw.justification or "").strip()
+    if len(justification) < MIN_JUSTIFICATION or not justification.isprintable():
+        raise BadRequest(help_text, code="override-justification-missing")
+    told = (raw.family_told or "yes").strip().lower()
+    if told not in ("yes", "no"):
+        raise BadRequest(
+            "X-Override-Family-Told is 'yes' (the default) or 'no'.", code="override-family-told"
+        )
+    not_told = (raw.not_told_reason or "").strip() or None
+    if told == "no" and (not not_told or len(not_told) < MIN_JUSTIFICATION):
+        raise BadRequest(
+            "When the family will not be told, say why in X-Override-Not-Told-Reason "
+            f"(at least {MIN_JUSTIFICATION} characters), e.g. that telling them would put "
+            "the child at increased risk.",
+            code="override-not-told-reason-missing",
+        )
+    return Override(
+        legal_basis=raw.legal_basis,
+        reason=raw.reason,
+        justification=justification,
+        family_told=told == "yes",
+        not_told_reason=not_told if told == "no" else None,
+    )
+
+
 def _record(
     hub: Hub,
     session: Session,
@@ -228,7 +319,7 @@ def _refuse(
     asked: dict[str, Any],
 ) -> InvolvementsAnswer:
     """A request refused before any decision about a child: still one entry in the log."""
-    decision = deny(error.code, rules=hub.rules)
+    decision = deny(error.code, rules=hub.current_rules())
     receipt = _record(
         hub, session, decision, subject=None, requester=requester, purpose=purpose, asked=asked
     )

@@ -29,30 +29,42 @@ def test_the_shipped_rules_load_and_have_a_version() -> None:
     ("line", "reason"),
     [
         (
-            "p, X-1, council, lead-professional, involvement, referral, consent, required",
-            "8 fields",
+            "p, X-1, *, council, lead-professional, involvement, referral, consent, required",
+            "10 fields",
         ),
         (
-            "p, X-1, embassy, lead-professional, involvement, referral, consent, required, allow",
+            "p, X-1, *, embassy, lead-professional, involvement, referral, consent, required, "
+            "allow, -",
             "unknown agency kind 'embassy'",
         ),
         (
-            "p, X-1, council, wizard, involvement, referral, consent, required, allow",
+            "p, X-1, bank, council, gp, involvement, referral, consent, required, allow, -",
+            "unknown source agency kind 'bank'",
+        ),
+        (
+            "p, X-1, *, council, wizard, involvement, referral, consent, required, allow, -",
             "unknown role",
         ),
         (
-            "p, X-1, council, gp, involvement, curiosity, consent, required, allow",
+            "p, X-1, *, council, gp, involvement, curiosity, consent, required, allow, -",
             "unknown purpose",
         ),
         (
-            "p, X-1, council, gp, involvement, referral, gut-feeling, not-required, allow",
+            "p, X-1, *, council, gp, involvement, referral, gut-feeling, not-required, allow, -",
             "unknown legal basis",
         ),
         (
-            "p, X-1, council, gp, involvement, referral, consent, not-required, allow",
+            "p, X-1, *, council, gp, involvement, referral, consent, not-required, allow, -",
             "must require consent",
         ),
-        ("p, X-1, council, gp, involvement, referral, consent, required, maybe", "effect"),
+        (
+            "p, X-1, *, council, gp, involvement, referral, consent, required, maybe, -",
+            "effect",
+        ),
+        (
+            "p, X-1, *, council, gp, involvement, referral, consent, required, allow, tweet",
+            "unknown obligation 'tweet'",
+        ),
         ("g, X-1, council", "starts with 'p'"),
     ],
 )
@@ -68,18 +80,28 @@ def test_malformed_rules_are_refused_with_line_and_reason(
 
 
 def test_duplicate_ids_and_empty_files_are_refused(tmp_path: Path) -> None:
-    rule = "p, X-1, council, gp, involvement, referral, consent, required, allow\n"
+    rule = "p, X-1, *, council, gp, involvement, referral, consent, required, allow, -\n"
     with pytest.raises(PolicyError, match="used twice"):
         SharingRules(_with_rules(tmp_path, rule + rule))
     with pytest.raises(PolicyError, match="no rules"):
         SharingRules(_with_rules(tmp_path, "# nothing\n"))
 
 
+def test_obligations_are_read(tmp_path: Path) -> None:
+    folder = _with_rules(
+        tmp_path,
+        "p, A-1, *, council, gp, involvement, referral, public-task-ca1989-s17, not-required, "
+        "allow, shield; ig-review\n",
+    )
+
+    assert SharingRules(folder).rules[0].obligations == ("shield", "ig-review")
+
+
 def test_a_deny_rule_beats_an_allow_rule(tmp_path: Path) -> None:
     folder = _with_rules(
         tmp_path,
-        "p, A-1, *, gp, involvement, referral, public-task-ca1989-s17, not-required, allow\n"
-        "p, D-1, police, gp, involvement, referral, consent, not-required, deny\n",
+        "p, A-1, *, *, gp, involvement, referral, public-task-ca1989-s17, not-required, allow, -\n"
+        "p, D-1, *, police, gp, involvement, referral, consent, not-required, deny, -\n",
     )
     rules = SharingRules(folder)
 
@@ -92,3 +114,22 @@ def test_a_deny_rule_beats_an_allow_rule(tmp_path: Path) -> None:
 
     assert not police.permits_at_all and police.denied_by and police.denied_by.id == "D-1"
     assert health.without_consent and health.without_consent.id == "A-1"
+
+
+def test_rules_can_depend_on_the_source_agency(tmp_path: Path) -> None:
+    folder = _with_rules(
+        tmp_path,
+        "p, A-1, health, school, teacher, involvement, referral, consent, required, allow, -\n",
+    )
+    rules = SharingRules(folder)
+
+    def asks(source: str) -> bool:
+        return rules.match(
+            source_kind=source,
+            recipient_kind="school",
+            role="teacher",
+            information="involvement",
+            purpose="referral",
+        ).permits_at_all
+
+    assert asks("health") and not asks("police")
