@@ -27,6 +27,7 @@ app.add_typer(client_app, name="client")
 app.add_typer(audit_app, name="audit")
 app.add_typer(keys_app, name="keys")
 app.add_typer(__import__("hub.cli_synth", fromlist=["app"]).app)
+app.add_typer(__import__("hub.cli_import", fromlist=["app"]).app)
 out = Console()
 err = Console(stderr=True)
 

@@ -265,10 +265,7 @@ class County:
         twins = count >= 2 and rng.random() < 0.03
         children: list[Person] = []
         for k in range(count):
-            if twins and k == 1:
-                born = children[0].born
-            else:
-                born = _born(rng, as_of, 0.1, 17.9)
+            born = children[0].born if twins and k == 1 else _born(rng, as_of, 0.1, 17.9)
             sex = rng.choice(("female", "male"))
             given = (GIRLS if sex == "female" else BOYS).pick(rng)
             family_name = surname
@@ -302,7 +299,9 @@ class County:
 
         address = _address(rng, area)
         old = _address(rng, area) if rng.random() < 0.1 else None
-        knows = frozenset(a for a in ("health", "school", "police", "council") if rng.random() < 0.5)
+        knows = frozenset(
+            a for a in ("health", "school", "police", "council") if rng.random() < 0.5
+        )
         need_roll = rng.random()
         need = 1 if need_roll < 0.84 else 2 if need_roll < 0.93 else 3 if need_roll < 0.975 else 4
         if showcase:
@@ -350,20 +349,40 @@ class County:
     ) -> None:
         mother = adults[0]
         if structure == "kinship-carer":
-            ties.append(Tie(mother.pid, child.pid, "parent-with-parental-responsibility", "MTH", "PAM"))
             ties.append(
-                Tie(adults[1].pid, child.pid, "carer-without-parental-responsibility", "GRMTH", "REL")
+                Tie(mother.pid, child.pid, "parent-with-parental-responsibility", "MTH", "PAM")
+            )
+            ties.append(
+                Tie(
+                    adults[1].pid,
+                    child.pid,
+                    "carer-without-parental-responsibility",
+                    "GRMTH",
+                    "REL",
+                )
             )
             return
         ties.append(Tie(mother.pid, child.pid, "parent-with-parental-responsibility", "MTH", "PAM"))
         if len(adults) > 1:
             if structure == "two-parents" or half:
                 ties.append(
-                    Tie(adults[1].pid, child.pid, "parent-with-parental-responsibility", "FTH", "PAF")
+                    Tie(
+                        adults[1].pid,
+                        child.pid,
+                        "parent-with-parental-responsibility",
+                        "FTH",
+                        "PAF",
+                    )
                 )
             else:
                 ties.append(
-                    Tie(adults[1].pid, child.pid, "carer-without-parental-responsibility", "STPFTH", "STF")
+                    Tie(
+                        adults[1].pid,
+                        child.pid,
+                        "carer-without-parental-responsibility",
+                        "STPFTH",
+                        "STF",
+                    )
                 )
 
     # --- involvements, consents, police events --------------------------------------------
@@ -371,7 +390,6 @@ class County:
     def _involve(self, rng: random.Random, family: Family, showcase: bool) -> None:
         as_of = self.as_of
         add = family.involvements.append
-        ref = f"{family.index:07d}"
 
         def worker(prefix: str, role: str) -> tuple[str, str, str]:
             n = rng.randrange(1, 400)
@@ -385,56 +403,189 @@ class County:
             age = _age(child.born, as_of)
             if age < 5:
                 w = worker("HV", "health-visitor")
-                add(Involvement("health", child.pid, "health-visiting", "Health visiting",
-                                "universal", 1, False, None, child.born + timedelta(days=14),
-                                None, *w))
+                add(
+                    Involvement(
+                        "health",
+                        child.pid,
+                        "health-visiting",
+                        "Health visiting",
+                        "universal",
+                        1,
+                        False,
+                        None,
+                        child.born + timedelta(days=14),
+                        None,
+                        *w,
+                    )
+                )
             elif age >= 5:
                 w = worker("SN", "school-nurse")
-                add(Involvement("health", child.pid, "school-nursing", "School nursing",
-                                "universal", 1, False, None, started(900), None, *w))
+                add(
+                    Involvement(
+                        "health",
+                        child.pid,
+                        "school-nursing",
+                        "School nursing",
+                        "universal",
+                        1,
+                        False,
+                        None,
+                        started(900),
+                        None,
+                        *w,
+                    )
+                )
             if child.school is not None:
                 w = worker("DSL", "designated-safeguarding-lead")
-                add(Involvement("school", child.pid, "school", child.school.name, "universal", 1,
-                                False, None, started(1500), None, *w))
+                add(
+                    Involvement(
+                        "school",
+                        child.pid,
+                        "school",
+                        child.school.name,
+                        "universal",
+                        1,
+                        False,
+                        None,
+                        started(1500),
+                        None,
+                        *w,
+                    )
+                )
                 if child.sen is not None:
                     w = worker("SENCO", "senco")
                     level = 3 if child.sen == "E" else 2
-                    add(Involvement("school", child.pid, "senco", "Special educational needs",
-                                    "targeted", level, False, None, started(700), None, *w))
+                    add(
+                        Involvement(
+                            "school",
+                            child.pid,
+                            "senco",
+                            "Special educational needs",
+                            "targeted",
+                            level,
+                            False,
+                            None,
+                            started(700),
+                            None,
+                            *w,
+                        )
+                    )
                 if child.attendance_pct < 90:
                     w = worker("ATT", "teacher")
-                    add(Involvement("school", child.pid, "attendance", "Attendance support",
-                                    "targeted", 2, False, None, started(200), None, *w))
+                    add(
+                        Involvement(
+                            "school",
+                            child.pid,
+                            "attendance",
+                            "Attendance support",
+                            "targeted",
+                            2,
+                            False,
+                            None,
+                            started(200),
+                            None,
+                            *w,
+                        )
+                    )
             if 2 <= age <= 7 and rng.random() < 0.02:
                 w = worker("SALT", "health-visitor")
-                add(Involvement("health", child.pid, "speech-and-language",
-                                "Speech and language therapy", "targeted", 2, False, None,
-                                started(300), None, *w))
+                add(
+                    Involvement(
+                        "health",
+                        child.pid,
+                        "speech-and-language",
+                        "Speech and language therapy",
+                        "targeted",
+                        2,
+                        False,
+                        None,
+                        started(300),
+                        None,
+                        *w,
+                    )
+                )
             if age >= 11 and (rng.random() < 0.025 or (family.need == 4 and rng.random() < 0.3)):
                 w = worker("CAMHS", "mental-health-practitioner")
-                add(Involvement("health", child.pid, "camhs",
-                                "Child and adolescent mental health", "specialist", 4, False,
-                                "PSY", started(400), None, *w))
+                add(
+                    Involvement(
+                        "health",
+                        child.pid,
+                        "camhs",
+                        "Child and adolescent mental health",
+                        "specialist",
+                        4,
+                        False,
+                        "PSY",
+                        started(400),
+                        None,
+                        *w,
+                    )
+                )
             if age >= 13 and rng.random() < 0.012:
                 w = worker("SH", "school-nurse")
-                add(Involvement("health", child.pid, "sexual-health", "Sexual health service",
-                                "targeted", 2, False, "SEX", started(200), None, *w))
+                add(
+                    Involvement(
+                        "health",
+                        child.pid,
+                        "sexual-health",
+                        "Sexual health service",
+                        "targeted",
+                        2,
+                        False,
+                        "SEX",
+                        started(200),
+                        None,
+                        *w,
+                    )
+                )
 
         if family.need == 3:
             w = worker("EH", "lead-professional")
             for child in family.children:
-                add(Involvement("council", child.pid, "early-help", "Early help family support",
-                                "targeted", 3, True, None, started(300), None, *w,
-                                case_type="early-help"))
+                add(
+                    Involvement(
+                        "council",
+                        child.pid,
+                        "early-help",
+                        "Early help family support",
+                        "targeted",
+                        3,
+                        True,
+                        None,
+                        started(300),
+                        None,
+                        *w,
+                        case_type="early-help",
+                    )
+                )
             self._consents(rng, family, showcase)
         elif family.need == 4:
             roll = rng.random()
-            case = "child-in-need" if roll < 0.55 else "child-protection" if roll < 0.85 else "looked-after"
+            case = (
+                "child-in-need"
+                if roll < 0.55
+                else "child-protection"
+                if roll < 0.85
+                else "looked-after"
+            )
             w = worker("SW", "social-worker")
             for child in family.children:
-                add(Involvement("council", child.pid, case, case.replace("-", " ").capitalize(),
-                                "specialist", 4, True, None, started(500), None, *w,
-                                case_type=case))
+                add(
+                    Involvement(
+                        "council",
+                        child.pid,
+                        case,
+                        case.replace("-", " ").capitalize(),
+                        "specialist",
+                        4,
+                        True,
+                        None,
+                        started(500),
+                        None,
+                        *w,
+                        case_type=case,
+                    )
+                )
         if rng.random() < 0.04 or family.index == 0:
             self._closed_case(rng, family, w=worker("EH", "early-help-worker"))
         if (rng.random() < 0.03 or family.index in (0, 2)) and len(family.adults) >= 1:
@@ -444,9 +595,20 @@ class County:
         child = family.children[0]
         start = self.as_of - timedelta(days=rng.randrange(500, 900))
         family.involvements.append(
-            Involvement("council", child.pid, "early-help", "Early help family support",
-                        "targeted", 2, False, None, start, start + timedelta(days=180), *w,
-                        case_type="early-help")
+            Involvement(
+                "council",
+                child.pid,
+                "early-help",
+                "Early help family support",
+                "targeted",
+                2,
+                False,
+                None,
+                start,
+                start + timedelta(days=180),
+                *w,
+                case_type="early-help",
+            )
         )
 
     def _consents(self, rng: random.Random, family: Family, showcase: bool) -> None:
@@ -457,8 +619,13 @@ class County:
         else:
             roll = rng.random()
             story = (
-                "given" if roll < 0.65 else "refused" if roll < 0.77 else
-                "withdrawn" if roll < 0.87 else "expired"
+                "given"
+                if roll < 0.65
+                else "refused"
+                if roll < 0.77
+                else "withdrawn"
+                if roll < 0.87
+                else "expired"
             )
         grantor = family.adults[0]
         for child in family.children:
@@ -493,8 +660,19 @@ class County:
         )
         for child in family.children:
             family.involvements.append(
-                Involvement("police", child.pid, "operation-encompass",
-                            "Operation Encompass notification", "targeted", 3, False, "SDV",
-                            occurred, None, f"PPU-{rng.randrange(1, 90):03d}",
-                            f"{MEN.pick(rng)} {SURNAMES.pick(rng)}", "police-safeguarding")
+                Involvement(
+                    "police",
+                    child.pid,
+                    "operation-encompass",
+                    "Operation Encompass notification",
+                    "targeted",
+                    3,
+                    False,
+                    "SDV",
+                    occurred,
+                    None,
+                    f"PPU-{rng.randrange(1, 90):03d}",
+                    f"{MEN.pick(rng)} {SURNAMES.pick(rng)}",
+                    "police-safeguarding",
+                )
             )

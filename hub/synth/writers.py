@@ -30,13 +30,34 @@ SERVICE_SYSTEM: Final = "https://early-help-hub.example/CodeSystem/service"
 ROLE_CODE_SYSTEM: Final = "http://terminology.hl7.org/CodeSystem/v3-RoleCode"
 ACT_CODE_SYSTEM: Final = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
 COUNCIL_COLUMNS: Final = [
-    "person_id", "person_role", "forename", "surname", "date_of_birth", "gender",
-    "address", "postcode", "upn", "nhs_number", "related_person_id", "relationship",
-    "case_id", "case_type", "level_of_need", "allocated_worker_id", "allocated_worker_name",
-    "allocated_worker_role", "lead_professional", "case_start_date", "case_end_date",
-    "consent_id", "consent_status", "consent_given_by", "consent_date", "consent_end_date",
+    "person_id",
+    "person_role",
+    "forename",
+    "surname",
+    "date_of_birth",
+    "gender",
+    "address",
+    "postcode",
+    "upn",
+    "nhs_number",
+    "related_person_id",
+    "relationship",
+    "case_id",
+    "case_type",
+    "level_of_need",
+    "allocated_worker_id",
+    "allocated_worker_name",
+    "allocated_worker_role",
+    "lead_professional",
+    "case_start_date",
+    "case_end_date",
+    "consent_id",
+    "consent_status",
+    "consent_given_by",
+    "consent_date",
+    "consent_end_date",
     "consent_withdrawn_date",
-]  # fmt: skip
+]
 TRUTH_COLUMNS: Final = ["agency_kind", "agency", "local_id", "person_id", "defect"]
 HEALTH_AGENCY: Final = "COUNTY-HEALTH"
 POLICE_AGENCY: Final = "COUNTY-POLICE"
@@ -70,8 +91,9 @@ class Writers:
     out: Path
     as_of: date
     seed: int
-    records: dict[str, int] = field(default_factory=lambda: dict.fromkeys(
-        ("health", "school", "police", "council"), 0))  # fmt: skip
+    records: dict[str, int] = field(
+        default_factory=lambda: dict.fromkeys(("health", "school", "police", "council"), 0)
+    )
     schools_written: int = 0
 
     def __post_init__(self) -> None:
@@ -192,8 +214,11 @@ class Writers:
             "id": eid,
             "status": "finished" if inv.end else "active",
             "type": [
-                {"coding": [{"system": SERVICE_SYSTEM, "code": inv.service,
-                             "display": inv.service_name}]}  # fmt: skip
+                {
+                    "coding": [
+                        {"system": SERVICE_SYSTEM, "code": inv.service, "display": inv.service_name}
+                    ]
+                }
             ],
             "patient": {"reference": f"Patient/{patients[inv.child]}"},
             "period": {"start": inv.start.isoformat()}
@@ -304,8 +329,15 @@ class Writers:
         address = family.address_for("police")
         location = f"LOC-{family.index:07d}"
         lines = [
-            _dumps({"entity": "location", "location_id": location, "address": address.line,
-                    "town": address.town, "postcode": address.postcode})  # fmt: skip
+            _dumps(
+                {
+                    "entity": "location",
+                    "location_id": location,
+                    "address": address.line,
+                    "town": address.town,
+                    "postcode": address.postcode,
+                }
+            )
         ]
         nominals: dict[str, str] = {}
         for event in family.events:
@@ -318,17 +350,23 @@ class Writers:
                 nominal = f"NOM-{family.index:07d}-{pid[-2:]}"
                 nominals[pid] = nominal
                 row: dict[str, object] = {
-                    "entity": "person", "person_id": nominal, "surname": v.family,
-                    "forenames": v.given, "date_of_birth": v.born,
-                    "gender": _gender_code(person.sex), "home_location_id": location,
-                }  # fmt: skip
+                    "entity": "person",
+                    "person_id": nominal,
+                    "surname": v.family,
+                    "forenames": v.given,
+                    "date_of_birth": v.born,
+                    "gender": _gender_code(person.sex),
+                    "home_location_id": location,
+                }
                 if v.nhs is not None and person.child:
                     row["nhs_number"] = v.nhs
                 if pid == event.suspect and rng.random() < 0.6:
                     row["pnc_id"] = _pnc_id(rng)
                 lines.append(_dumps(row))
                 self._truth_row("police", POLICE_AGENCY, nominal, pid, v.defect)
-            roles = [{"person_id": nominals[event.victim], "role": "victim"}] if event.victim else []
+            roles = (
+                [{"person_id": nominals[event.victim], "role": "victim"}] if event.victim else []
+            )
             if event.suspect:
                 roles.append({"person_id": nominals[event.suspect], "role": "suspect"})
             roles += [{"person_id": nominals[c], "role": "child-present"} for c in event.children]
@@ -349,8 +387,10 @@ class Writers:
                         if officer
                         else None,
                         "encompass": [
-                            {"school_urn": urn, "notified_at":
-                             f"{event.occurred.isoformat()}T23:30:00Z"}  # fmt: skip
+                            {
+                                "school_urn": urn,
+                                "notified_at": f"{event.occurred.isoformat()}T23:30:00Z",
+                            }
                             for urn in event.school_urns
                         ],
                     }
@@ -371,9 +411,21 @@ class Writers:
         for adult in family.adults:
             v = view(adult, "council", address, rng)
             self._council.writerow(
-                [ids[adult.pid], "parent" if adult.pid.endswith("A0") else "carer", v.given,
-                 v.family, v.born, _gender_code(adult.sex), f"{v.address}, {v.town}", v.postcode,
-                 "", v.nhs or "", "", "", *blank_case]  # fmt: skip
+                [
+                    ids[adult.pid],
+                    "parent" if adult.pid.endswith("A0") else "carer",
+                    v.given,
+                    v.family,
+                    v.born,
+                    _gender_code(adult.sex),
+                    f"{v.address}, {v.town}",
+                    v.postcode,
+                    "",
+                    v.nhs or "",
+                    "",
+                    "",
+                    *blank_case,
+                ]
             )
             self._truth_row("council", COUNCIL_AGENCY, ids[adult.pid], adult.pid, v.defect)
         consents = {c.child: c for c in family.consents}
@@ -385,7 +437,11 @@ class Writers:
             upn = child.upn if child.upn and rng.random() < 0.7 else ""
             tie = next(t for t in family.ties if t.child == child.pid)
             for n, case in enumerate(mine):
-                consent = consents.get(child.pid) if case.lead and case.case_type == "early-help" else None
+                consent = (
+                    consents.get(child.pid)
+                    if case.lead and case.case_type == "early-help"
+                    else None
+                )
                 consent_cols = ["", "", "", "", "", ""]
                 if consent is not None:
                     consent_cols = [
@@ -397,13 +453,30 @@ class Writers:
                         consent.withdrawn_on.isoformat() if consent.withdrawn_on else "",
                     ]
                 self._council.writerow(
-                    [ids[child.pid], "child", v.given, v.family, v.born,
-                     _gender_code(child.sex), f"{v.address}, {v.town}", v.postcode, upn,
-                     v.nhs or "", ids[tie.adult], tie.kind,
-                     f"CASE-{ids[child.pid]}-{n}", case.case_type, case.level, case.worker_ref,
-                     case.worker_name, case.worker_role, "Y" if case.lead else "N",
-                     case.start.isoformat(), case.end.isoformat() if case.end else "",
-                     *consent_cols]  # fmt: skip
+                    [
+                        ids[child.pid],
+                        "child",
+                        v.given,
+                        v.family,
+                        v.born,
+                        _gender_code(child.sex),
+                        f"{v.address}, {v.town}",
+                        v.postcode,
+                        upn,
+                        v.nhs or "",
+                        ids[tie.adult],
+                        tie.kind,
+                        f"CASE-{ids[child.pid]}-{n}",
+                        case.case_type,
+                        case.level,
+                        case.worker_ref,
+                        case.worker_name,
+                        case.worker_role,
+                        "Y" if case.lead else "N",
+                        case.start.isoformat(),
+                        case.end.isoformat() if case.end else "",
+                        *consent_cols,
+                    ]
                 )
             self._truth_row("council", COUNCIL_AGENCY, ids[child.pid], child.pid, v.defect)
 
