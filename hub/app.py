@@ -30,6 +30,7 @@ def create_app(hub: Hub) -> FastAPI:
     app.state.hub = hub
     app.include_router(public.router)
     app.include_router(v1.router)
+    app.include_router(__import__("hub.api.imports", fromlist=["router"]).router)
     _install_error_handlers(app)
     _install_middleware(app, hub)
     return app
