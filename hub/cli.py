@@ -177,7 +177,7 @@ def serve(
 @app.command("demo")
 def demo(
     port: Annotated[int, typer.Option(help="Port for the demo hub.")] = 8000,
-    families: Annotated[int, typer.Option(help="How many synthetic families.")] = 12,
+    children: Annotated[int, typer.Option(help="How many synthetic children.")] = 40,
     no_serve: Annotated[
         bool, typer.Option("--no-serve", help="Build the county, then stop.")
     ] = False,
@@ -206,11 +206,7 @@ def demo(
     keyring = load_keyring(settings, create=True)
     upgrade(settings.sqlalchemy_url)
     hub = Hub.start(settings, keyring=keyring)
-    with hub.sessions() as session:
-        county = build_county(
-            session, hub.crypto, token_endpoint=settings.token_endpoint, families=families
-        )
-        session.commit()
+    county = build_county(hub, token_endpoint=settings.token_endpoint, children=children)
     for client_id, credentials in county.clients.items():
         credentials.save(settings.data_dir / "clients" / f"{client_id}.json")
     _print_demo(county, public_url, settings)

@@ -72,6 +72,7 @@ class Person:
     school: School | None = None
     sen: str | None = None  # "K" SEN support, "E" EHC plan
     attendance_pct: int = 96
+    exact: bool = False  # every agency records this person without error (the demo's showcase)
 
 
 @dataclass(frozen=True)
@@ -306,6 +307,9 @@ class County:
         need = 1 if need_roll < 0.84 else 2 if need_roll < 0.93 else 3 if need_roll < 0.975 else 4
         if showcase:
             need = 3
+        if showcase:
+            for person in (*adults, *children):
+                person.exact = True
         family = Family(
             index=index,
             area=area,

@@ -61,6 +61,9 @@ def _bad_nhs(nhs: str, rng: random.Random) -> str:
 
 def view(person: Person, agency: str, address: Address, rng: random.Random) -> View:
     typo, nickname, swap, transpose, missing = RATES[agency]
+    if person.exact:
+        typo = swap = transpose = 0.0
+        missing = 1.0 if agency == "school" else 0.0
     given, family = person.given, person.family
     if person.former_family and rng.random() < 0.5:
         family = person.former_family  # the agency has not heard of the change of name
@@ -86,7 +89,7 @@ def view(person: Person, agency: str, address: Address, rng: random.Random) -> V
     nhs: str | None = None if rng.random() < missing else person.nhs
     postcode = address.postcode
     defect = ""
-    if rng.random() < DEFECT_RATE * 3:
+    if rng.random() < DEFECT_RATE * 3 and not person.exact:
         kind = rng.randrange(3)
         if kind == 0 and nhs is not None:
             nhs, defect = _bad_nhs(nhs, rng), "nhs-checksum"

@@ -141,7 +141,7 @@ class Writers:
     def _write_health(self, family: Family, people: dict[str, Person]) -> None:
         rng = self._rng(family, "health")
         address = family.address_for("health")
-        known = [c for c in family.children if rng.random() < 0.99]
+        known = [c for c in family.children if c.exact or rng.random() < 0.99]
         patient_ids = {c.pid: f"pat-{family.index:07d}-{n}" for n, c in enumerate(known)}
         lines: list[str] = []
         for tie in family.ties:
@@ -434,7 +434,7 @@ class Writers:
             if not mine:
                 continue
             v = view(child, "council", address, rng)
-            upn = child.upn if child.upn and rng.random() < 0.7 else ""
+            upn = child.upn if child.upn and (child.exact or rng.random() < 0.7) else ""
             tie = next(t for t in family.ties if t.child == child.pid)
             for n, case in enumerate(mine):
                 consent = (
