@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from hub.api import log_proofs, public, v1
+from hub.api import imports, log_proofs, public, v1
 from hub.errors import HubError, error_body
 from hub.fhir import consent as fhir_consent
 from hub.logging import log
@@ -33,6 +33,7 @@ def create_app(hub: Hub) -> FastAPI:
     app.include_router(v1.router)
     app.include_router(log_proofs.router)
     app.include_router(fhir_consent.router)
+    app.include_router(imports.router)
     _install_error_handlers(app)
     _install_middleware(app, hub)
     return app

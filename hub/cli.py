@@ -27,6 +27,8 @@ app.add_typer(db_app, name="db")
 app.add_typer(client_app, name="client")
 app.add_typer(audit_app, name="audit")
 app.add_typer(keys_app, name="keys")
+app.add_typer(__import__("hub.cli_synth", fromlist=["app"]).app)
+app.add_typer(__import__("hub.cli_import", fromlist=["app"]).app)
 out = Console()
 err = Console(stderr=True)
 
@@ -164,7 +166,7 @@ def serve(
 @app.command("demo")
 def demo(
     port: Annotated[int, typer.Option(help="Port for the demo hub.")] = 8000,
-    families: Annotated[int, typer.Option(help="How many synthetic families.")] = 12,
+    children: Annotated[int, typer.Option(help="How many synthetic children.")] = 40,
     no_serve: Annotated[
         bool, typer.Option("--no-serve", help="Build the county, then stop.")
     ] = False,
@@ -193,11 +195,7 @@ def demo(
     keyring = load_keyring(settings, create=True)
     upgrade(settings.sqlalchemy_url)
     hub = Hub.start(settings, keyring=keyring)
-    with hub.sessions() as session:
-        county = build_county(
-            session, hub.crypto, token_endpoint=settings.token_endpoint, families=families
-        )
-        session.commit()
+    county = build_county(hub, token_endpoint=settings.token_endpoint, children=children)
     for client_id, credentials in county.clients.items():
         credentials.save(settings.data_dir / "clients" / f"{client_id}.json")
     _print_demo(county, public_url, settings)

@@ -1,5 +1,6 @@
 """Every table, imported in one place so that Alembic and tests see the whole schema."""
 
+from adapters.ledger import ImportLedger
 from consent.models import ConsentRecord, ConsentVersion
 from hub.agencies.models import Agency, ApiClient, Practitioner, UsedAssertion
 from hub.db.base import Base
@@ -14,6 +15,7 @@ __all__ = [
     "Base",
     "ConsentRecord",
     "ConsentVersion",
+    "ImportLedger",
     "Involvement",
     "LogCheckpoint",
     "LogEntry",
