@@ -125,6 +125,7 @@ class LogEvent(StrEnum):
     """What a disclosure-log entry records, as ``source:subject:action``."""
 
     DISCLOSURE_DECIDED = "hub:disclosure:decided"
+    NOTIFICATION_DECIDED = "hub:notification:decided"
     CONSENT_RECORDED = "hub:consent:recorded"
     CONSENT_WITHDRAWN = "hub:consent:withdrawn"
     LINK_MADE = "hub:link:made"

@@ -9,6 +9,9 @@ class Scope(StrEnum):
     RECORDS_WRITE = "system/Patient.write"
     INVOLVEMENTS_WRITE = "system/EpisodeOfCare.write"
     INVOLVEMENTS_READ = "system/CareTeam.read"
+    PATIENT_READ = "system/Patient.read"
+    EPISODES_READ = "system/EpisodeOfCare.read"
+    SUBSCRIPTIONS_WRITE = "system/Subscription.write"
     CONSENT_WRITE = "system/Consent.write"
 
 

@@ -24,7 +24,9 @@ from hub.errors import BadRequest, HubError, Unauthenticated
 from hub.identifiers import Identifier, InvalidIdentifier, parse_identifier
 from hub.involvements.models import Involvement
 from hub.involvements.service import open_involvements
-from hub.people.resolve import resolve
+from hub.people.linked import LinkedIdentifier, linked_identifiers
+from hub.people.models import Person
+from hub.people.resolve import resolve, resolve_id
 from hub.runtime import Hub
 from hub.vocab import LogEvent, Purpose, Role
 
@@ -44,6 +46,12 @@ class InvolvementsQuery:
     purpose: str | None
     practitioner: str | None
     role: str | None
+    # The FHIR face asks through the same path: by the hub's pseudonymous id instead of an
+    # identifier, for the child's linked identifiers ("patient") instead of involvements.
+    person_id: str | None = None
+    what: str = "involvements"
+    scope: str = Scope.INVOLVEMENTS_READ
+    interface: str = "v1"
 
 
 @dataclass
@@ -53,12 +61,14 @@ class InvolvementsAnswer:
     decision: Decision
     involvements: list[Involvement] = field(default_factory=list)
     error: HubError | None = None
+    person: Person | None = None
+    identifiers: list[LinkedIdentifier] = field(default_factory=list)
 
 
 def who_else_is_involved(
     hub: Hub, session: Session, query: InvolvementsQuery
 ) -> InvolvementsAnswer:
-    asked: dict[str, Any] = {"what": "involvements"}
+    asked: dict[str, Any] = {"what": query.what, "interface": query.interface}
 
     # 1. Authenticate the agency system.
     try:
@@ -66,9 +76,9 @@ def who_else_is_involved(
     except Unauthenticated as refused:
         return _refuse(hub, session, refused, requester=None, purpose=query.purpose, asked=asked)
     requester_log = {"agency": caller.agency_code, "client": caller.client_id}
-    if Scope.INVOLVEMENTS_READ not in caller.scopes:
+    if query.scope not in caller.scopes:
         no_scope = HubError(
-            "Your system's token does not allow it to ask who is involved.",
+            f"Your system's token does not carry the '{query.scope}' scope this needs.",
             code="insufficient-scope",
             status_code=403,
         )
@@ -84,25 +94,46 @@ def who_else_is_involved(
             hub, session, malformed, requester=requester_log, purpose=query.purpose, asked=asked
         )
     requester_log.update({"practitioner": requester.practitioner, "role": requester.role})
-    asked.update(
-        {
-            "identifier_system": identifier.system,
-            "identifier_index": hub.crypto.blind.of(identifier.system, identifier.value),
-        }
-    )
+    if identifier is None:
+        asked["person_id"] = query.person_id
+    else:
+        asked.update(
+            {
+                "identifier_system": identifier.system,
+                "identifier_index": hub.crypto.blind.of(identifier.system, identifier.value),
+            }
+        )
 
     # 3. Resolve the child.
-    resolution = resolve(session, hub.crypto.blind, identifier)
+    if identifier is None:
+        resolution = resolve_id(session, query.person_id or "")
+    else:
+        resolution = resolve(session, hub.crypto.blind, identifier)
     person = resolution.person
 
     # 4. Decide: rules, then consent, then shielding.
     now = utcnow()
     involvements = open_involvements(session, person.id, now.date()) if person else []
+    identifiers: list[LinkedIdentifier] = []
+    if query.what == "patient":
+        if person is not None:
+            identifiers = linked_identifiers(
+                session,
+                hub.crypto.cipher,
+                person_id=person.id,
+                open_involvements=involvements,
+                requester_agency=requester.agency_code,
+            )
+        items = [
+            Item(id=i.item_id, kind="identifier", sensitivity=i.sensitivity) for i in identifiers
+        ]
+    else:
+        items = [Item(id=i.id, kind="involvement", sensitivity=i.sensitivity) for i in involvements]
     decision = decide(
         requester=requester,
         purpose=purpose,
         subject_known=person is not None,
-        items=[Item(id=i.id, kind="involvement", sensitivity=i.sensitivity) for i in involvements],
+        items=items,
         consents=consents_for(session, person.id) if person else [],
         rules=hub.rules,
         at=now,
@@ -111,7 +142,7 @@ def who_else_is_involved(
         decision = deny(resolution.reason, rules=hub.rules, rule_ids=decision.rule_ids)
 
     # 5. Record the decision durably, before the answer leaves.
-    receipt = _record(
+    receipt = record_decision(
         session,
         decision,
         subject=person.id if person else None,
@@ -126,10 +157,21 @@ def who_else_is_involved(
         refusal = HubError(NOT_PERMITTED, code="not-permitted", status_code=403)
         return InvolvementsAnswer(status=403, receipt=receipt, decision=decision, error=refusal)
     shown = set(decision.disclosed) | set(decision.shielded)
+    if query.what == "patient":
+        # A shielded identifier is simply left out: showing it would name the agency.
+        disclosed = set(decision.disclosed)
+        return InvolvementsAnswer(
+            status=200,
+            receipt=receipt,
+            decision=decision,
+            person=person,
+            identifiers=[i for i in identifiers if i.item_id in disclosed],
+        )
     return InvolvementsAnswer(
         status=200,
         receipt=receipt,
         decision=decision,
+        person=person,
         involvements=[i for i in involvements if i.id in shown],
     )
 
@@ -148,17 +190,21 @@ def bearer(authorization: str | None) -> str:
     return token.strip()
 
 
-def _checked(query: InvolvementsQuery, caller: Caller) -> tuple[Identifier, str, Requester]:
-    if not query.identifier:
+def _checked(query: InvolvementsQuery, caller: Caller) -> tuple[Identifier | None, str, Requester]:
+    identifier: Identifier | None = None
+    if query.person_id is not None:
+        pass
+    elif not query.identifier:
         raise BadRequest(
             "Say which child: add identifier=system|value, for example "
             "identifier=https://fhir.nhs.uk/Id/nhs-number|9434765919.",
             code="identifier-missing",
         )
-    try:
-        identifier = parse_identifier(query.identifier)
-    except InvalidIdentifier as exc:
-        raise BadRequest(str(exc), code=str(exc.code)) from None
+    else:
+        try:
+            identifier = parse_identifier(query.identifier)
+        except InvalidIdentifier as exc:
+            raise BadRequest(str(exc), code=str(exc.code)) from None
     purposes = {p.value for p in Purpose}
     if query.purpose not in purposes:
         raise BadRequest(
@@ -190,7 +236,7 @@ def _checked(query: InvolvementsQuery, caller: Caller) -> tuple[Identifier, str,
     return identifier, query.purpose, requester
 
 
-def _record(
+def record_decision(
     session: Session,
     decision: Decision,
     *,
@@ -198,10 +244,12 @@ def _record(
     requester: dict[str, Any] | None,
     purpose: str | None,
     asked: dict[str, Any],
+    event: LogEvent = LogEvent.DISCLOSURE_DECIDED,
 ) -> log.Receipt:
+    """Write one decision to the disclosure log; every disclosure path records through here."""
     return log.append(
         session,
-        event=LogEvent.DISCLOSURE_DECIDED,
+        event=event,
         subject=subject,
         agency=requester["agency"] if requester else None,
         outcome=str(decision.outcome),
@@ -225,7 +273,7 @@ def _refuse(
 ) -> InvolvementsAnswer:
     """A request refused before any decision about a child: still one entry in the log."""
     decision = deny(error.code, rules=hub.rules)
-    receipt = _record(
+    receipt = record_decision(
         session, decision, subject=None, requester=requester, purpose=purpose, asked=asked
     )
     session.commit()
