@@ -12,6 +12,7 @@ from hub.agencies.models import Agency
 from hub.db.base import utcnow
 from hub.disclosure import log
 from hub.errors import Conflict, NotFound
+from hub.notify.events import consent_changed
 from hub.people.service import record_for
 from hub.vocab import ConsentStatus, LogEvent
 
@@ -43,6 +44,7 @@ def record_consent(session: Session, *, agency: Agency, payload: ConsentIn) -> C
     )
     session.add(consent)
     session.flush()
+    consent_changed(session, consent)
     log.append(
         session,
         event=LogEvent.CONSENT_RECORDED,
@@ -75,6 +77,7 @@ def withdraw_consent(
     consent.status = ConsentStatus.WITHDRAWN
     consent.withdrawn_at = utcnow()
     session.flush()
+    consent_changed(session, consent)
     log.append(
         session,
         event=LogEvent.CONSENT_WITHDRAWN,

@@ -5,6 +5,7 @@ from hub.agencies.models import Agency, ApiClient, Practitioner, UsedAssertion
 from hub.db.base import Base
 from hub.disclosure.models import LogEntry, LogHead
 from hub.involvements.models import Involvement
+from hub.notify.models import OutboxMessage, Subscription
 from hub.people.models import AgencyRecord, Person, RecordIdentifier, Relationship
 
 __all__ = [
@@ -16,9 +17,11 @@ __all__ = [
     "Involvement",
     "LogEntry",
     "LogHead",
+    "OutboxMessage",
     "Person",
     "Practitioner",
     "RecordIdentifier",
     "Relationship",
+    "Subscription",
     "UsedAssertion",
 ]

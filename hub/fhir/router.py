@@ -8,15 +8,11 @@ parameters in, FHIR resources and OperationOutcomes out.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Path, Request
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
-from fastapi.routing import APIRoute
-from sqlalchemy.exc import OperationalError
 
 from hub.api.deps import HubDep, SessionDep
 from hub.auth.scopes import Scope
@@ -26,50 +22,15 @@ from hub.errors import BadRequest, HubError
 from hub.fhir import resources
 from hub.fhir.capability import capability_statement
 from hub.fhir.errors import FHIR_JSON, FhirResponse, outcome_response
-from hub.logging import log
+from hub.fhir.routing import FhirRoute
+from hub.fhir.subscriptions import router as subscriptions_router
+from hub.notify.topics import TOPICS
 
 DEFAULT_COUNT = 20
 MAX_COUNT = 100
 FHIR_ID = r"^[A-Za-z0-9\-.]{1,64}$"
-SERVED_TYPES = frozenset({"metadata", "Patient", "CareTeam", "EpisodeOfCare"})
+SERVED_TYPES = frozenset({"metadata", "Patient", "CareTeam", "EpisodeOfCare", "Subscription"})
 JSON_FORMATS = frozenset({"json", "application/json", FHIR_JSON})
-
-
-class FhirRoute(APIRoute):
-    """Every failure under /fhir leaves as an OperationOutcome, never as the /v1 error shape."""
-
-    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        handle = super().get_route_handler()
-
-        async def guarded(request: Request) -> Response:
-            try:
-                return await handle(request)
-            except HubError as exc:
-                return outcome_response(exc.message, exc.code, exc.status_code, exc.headers)
-            except RequestValidationError as exc:
-                where = "; ".join(
-                    ".".join(str(p) for p in e.get("loc", ())) for e in exc.errors()[:5]
-                )
-                return outcome_response(
-                    f"The request is not valid: check {where or 'the request'}.",
-                    "invalid-field",
-                    400,
-                )
-            except OperationalError as exc:
-                log.warning("database_unavailable", error=type(exc.orig).__name__)
-                return outcome_response(
-                    "The hub's database is unavailable; try again shortly.",
-                    "unavailable",
-                    503,
-                    {"Retry-After": "5"},
-                )
-            except Exception as exc:
-                log.error("unexpected_error", error=type(exc).__name__)
-                return outcome_response(
-                    "Something went wrong in the hub. It has been logged.", "internal-error", 500
-                )
-
-        return guarded
 
 
 router = APIRouter(prefix="/fhir", route_class=FhirRoute, tags=["FHIR"])
@@ -86,7 +47,7 @@ def base_url(request: Request) -> str:
 @router.get("/metadata")
 def metadata(hub: HubDep) -> FhirResponse:
     """What this FHIR face serves; public, as FHIR clients read it before signing in."""
-    statement = capability_statement(hub.settings, started=STARTED, topics=[])
+    statement = capability_statement(hub.settings, started=STARTED, topics=sorted(TOPICS))
     return FhirResponse(resources.dump(statement))
 
 
@@ -285,6 +246,9 @@ def _refusal(answer: InvolvementsAnswer) -> FhirResponse:
     return outcome_response(
         answer.error.message, answer.error.code, answer.error.status_code, headers
     )
+
+
+router.include_router(subscriptions_router)
 
 
 @router.api_route(
