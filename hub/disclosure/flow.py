@@ -190,21 +190,21 @@ def bearer(authorization: str | None) -> str:
     return token.strip()
 
 
-def _checked(query: InvolvementsQuery, caller: Caller) -> tuple[Identifier | None, str, Requester]:
-    identifier: Identifier | None = None
-    if query.person_id is not None:
-        pass
-    elif not query.identifier:
+def _child_named(token: str | None) -> Identifier:
+    if not token:
         raise BadRequest(
             "Say which child: add identifier=system|value, for example "
             "identifier=https://fhir.nhs.uk/Id/nhs-number|9434765919.",
             code="identifier-missing",
         )
-    else:
-        try:
-            identifier = parse_identifier(query.identifier)
-        except InvalidIdentifier as exc:
-            raise BadRequest(str(exc), code=str(exc.code)) from None
+    try:
+        return parse_identifier(token)
+    except InvalidIdentifier as exc:
+        raise BadRequest(str(exc), code=str(exc.code)) from None
+
+
+def _checked(query: InvolvementsQuery, caller: Caller) -> tuple[Identifier | None, str, Requester]:
+    identifier = None if query.person_id is not None else _child_named(query.identifier)
     purposes = {p.value for p in Purpose}
     if query.purpose not in purposes:
         raise BadRequest(
