@@ -20,6 +20,7 @@ from hub.agencies.models import Agency
 from hub.db.base import utcnow
 from hub.disclosure import log
 from hub.errors import Conflict, NotFound
+from hub.notify.events import consent_changed
 from hub.people.service import record_for
 from hub.vocab import ConsentStatus, LogEvent
 
@@ -103,6 +104,7 @@ def record_consent(session: Session, *, agency: Agency, payload: ConsentIn) -> C
     _keep_version(
         session, consent, agency=agency, change="recorded", practitioner=payload.practitioner
     )
+    consent_changed(session, consent)
     log.append(
         session,
         event=LogEvent.CONSENT_RECORDED,
@@ -162,6 +164,8 @@ def withdraw_consent(
     consent.withdrawn_at = utcnow()
     consent.version += 1
     _keep_version(session, consent, agency=agency, change="withdrawn", practitioner=practitioner)
+    session.flush()
+    consent_changed(session, consent)
     log.append(
         session,
         event=LogEvent.CONSENT_WITHDRAWN,

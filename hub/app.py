@@ -15,6 +15,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from hub.api import imports, log_proofs, public, v1
 from hub.errors import HubError, error_body
 from hub.fhir import consent as fhir_consent
+from hub.fhir.router import router as fhir_router
 from hub.logging import log
 from hub.runtime import Hub
 
@@ -34,6 +35,7 @@ def create_app(hub: Hub) -> FastAPI:
     app.include_router(log_proofs.router)
     app.include_router(fhir_consent.router)
     app.include_router(imports.router)
+    app.include_router(fhir_router)
     _install_error_handlers(app)
     _install_middleware(app, hub)
     return app

@@ -11,7 +11,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from hub import cli_audit
+from hub import cli_audit, cli_import, cli_synth
+from hub.cli_notify import notify_app
 from hub.settings import Settings, get_settings
 
 app = typer.Typer(
@@ -27,8 +28,9 @@ app.add_typer(db_app, name="db")
 app.add_typer(client_app, name="client")
 app.add_typer(audit_app, name="audit")
 app.add_typer(keys_app, name="keys")
-app.add_typer(__import__("hub.cli_synth", fromlist=["app"]).app)
-app.add_typer(__import__("hub.cli_import", fromlist=["app"]).app)
+app.add_typer(cli_synth.app)
+app.add_typer(cli_import.app)
+app.add_typer(notify_app, name="notify")
 out = Console()
 err = Console(stderr=True)
 

@@ -35,6 +35,11 @@ class Settings(BaseSettings):
     policy_dir: Path | None = None
     max_request_bytes: int = Field(default=1_000_000, ge=1024)
     log_level: str = "INFO"
+    notify_in_process: bool = False
+    notify_poll_seconds: float = Field(default=2.0, gt=0)
+    notify_backoff_seconds: float = Field(default=5.0, gt=0)
+    notify_max_attempts: int = Field(default=10, ge=1)
+    notify_timeout_seconds: float = Field(default=10.0, gt=0)
 
     @field_validator("public_url")
     @classmethod

@@ -144,6 +144,7 @@ class LogEvent(StrEnum):
     """What a disclosure-log entry records, as ``source:subject:action``."""
 
     DISCLOSURE_DECIDED = "hub:disclosure:decided"
+    NOTIFICATION_DECIDED = "hub:notification:decided"
     CONSENT_RECORDED = "hub:consent:recorded"
     CONSENT_WITHDRAWN = "hub:consent:withdrawn"
     CONSENT_AMENDED = "hub:consent:amended"

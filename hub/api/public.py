@@ -25,6 +25,7 @@ PUBLIC_PATHS = frozenset(
         "/oauth/token",
         "/healthz",
         "/readyz",
+        "/fhir/metadata",
     }
 )
 

@@ -6,6 +6,7 @@ from hub.agencies.models import Agency, ApiClient, Practitioner, UsedAssertion
 from hub.db.base import Base
 from hub.disclosure.models import LogCheckpoint, LogEntry, LogFacet, LogHead, LogNode
 from hub.involvements.models import Involvement
+from hub.notify.models import OutboxMessage, Subscription
 from hub.people.models import AgencyRecord, Person, RecordIdentifier, Relationship
 
 __all__ = [
@@ -22,9 +23,11 @@ __all__ = [
     "LogFacet",
     "LogHead",
     "LogNode",
+    "OutboxMessage",
     "Person",
     "Practitioner",
     "RecordIdentifier",
     "Relationship",
+    "Subscription",
     "UsedAssertion",
 ]

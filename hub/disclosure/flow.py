@@ -33,7 +33,9 @@ from hub.errors import BadRequest, HubError, Unauthenticated
 from hub.identifiers import Identifier, InvalidIdentifier, parse_identifier
 from hub.involvements.models import Involvement
 from hub.involvements.service import open_involvements
-from hub.people.resolve import resolve
+from hub.people.linked import LinkedIdentifier, linked_identifiers
+from hub.people.models import Person
+from hub.people.resolve import resolve, resolve_id
 from hub.runtime import Hub
 from hub.vocab import LegalBasis, LogEvent, OverrideReason, Purpose, Role
 
@@ -69,6 +71,12 @@ class InvolvementsQuery:
     practitioner: str | None
     role: str | None
     override: OverrideRequest = field(default_factory=OverrideRequest)
+    # The FHIR face asks through the same path: by the hub's pseudonymous id instead of an
+    # identifier, for the child's linked identifiers ("patient") instead of involvements.
+    person_id: str | None = None
+    what: str = "involvements"
+    scope: str = Scope.INVOLVEMENTS_READ
+    interface: str = "v1"
 
 
 @dataclass
@@ -78,12 +86,14 @@ class InvolvementsAnswer:
     decision: Decision
     involvements: list[Involvement] = field(default_factory=list)
     error: HubError | None = None
+    person: Person | None = None
+    identifiers: list[LinkedIdentifier] = field(default_factory=list)
 
 
 def who_else_is_involved(
     hub: Hub, session: Session, query: InvolvementsQuery
 ) -> InvolvementsAnswer:
-    asked: dict[str, Any] = {"what": "involvements"}
+    asked: dict[str, Any] = {"what": query.what, "interface": query.interface}
 
     # 1. Authenticate the agency system.
     try:
@@ -91,9 +101,9 @@ def who_else_is_involved(
     except Unauthenticated as refused:
         return _refuse(hub, session, refused, requester=None, purpose=query.purpose, asked=asked)
     requester_log = {"agency": caller.agency_code, "client": caller.client_id}
-    if Scope.INVOLVEMENTS_READ not in caller.scopes:
+    if query.scope not in caller.scopes:
         no_scope = HubError(
-            "Your system's token does not allow it to ask who is involved.",
+            f"Your system's token does not carry the '{query.scope}' scope this needs.",
             code="insufficient-scope",
             status_code=403,
         )
@@ -112,34 +122,50 @@ def who_else_is_involved(
             hub, session, malformed, requester=requester_log, purpose=query.purpose, asked=asked
         )
     requester_log.update({"practitioner": requester.practitioner, "role": requester.role})
-    asked.update(
-        {
-            "identifier_system": identifier.system,
-            "identifier_index": hub.crypto.blind.of(identifier.system, identifier.value),
-        }
-    )
+    if identifier is None:
+        asked["person_id"] = query.person_id
+    else:
+        asked.update(
+            {
+                "identifier_system": identifier.system,
+                "identifier_index": hub.crypto.blind.of(identifier.system, identifier.value),
+            }
+        )
 
     # 3. Resolve the child.
-    resolution = resolve(session, hub.crypto.blind, identifier)
+    if identifier is None:
+        resolution = resolve_id(session, query.person_id or "")
+    else:
+        resolution = resolve(session, hub.crypto.blind, identifier)
     person = resolution.person
 
     # 4. Decide: rules, then consent, then shielding.
     rules = hub.current_rules()
     now = utcnow()
     involvements = open_involvements(session, person.id, now.date()) if person else []
+    identifiers: list[LinkedIdentifier] = []
+    if query.what == "patient":
+        if person is not None:
+            identifiers = linked_identifiers(
+                session,
+                hub.crypto.cipher,
+                person_id=person.id,
+                open_involvements=involvements,
+                requester_agency=requester.agency_code,
+            )
+        items = [
+            Item(id=i.item_id, kind="identifier", sensitivity=i.sensitivity) for i in identifiers
+        ]
+    else:
+        items = [
+            Item(id=i.id, kind="involvement", source_kind=i.agency.kind, sensitivity=i.sensitivity)
+            for i in involvements
+        ]
     decision = decide(
         requester=requester,
         purpose=purpose,
         subject_known=person is not None,
-        items=[
-            Item(
-                id=i.id,
-                kind="involvement",
-                source_kind=i.agency.kind,
-                sensitivity=i.sensitivity,
-            )
-            for i in involvements
-        ],
+        items=items,
         consents=consents_for(session, person.id) if person else [],
         rules=rules,
         at=now,
@@ -149,7 +175,7 @@ def who_else_is_involved(
         decision = deny(resolution.reason, rules=rules, rule_ids=decision.rule_ids)
 
     # 5. Record the decision durably, before the answer leaves.
-    receipt = _record(
+    receipt = record_decision(
         hub,
         session,
         decision,
@@ -163,12 +189,23 @@ def who_else_is_involved(
     if not decision.permitted:
         refusal = HubError(NOT_PERMITTED, code="not-permitted", status_code=403)
         return InvolvementsAnswer(status=403, receipt=receipt, decision=decision, error=refusal)
+    if query.what == "patient":
+        # A shielded identifier is simply left out: showing it would name the agency.
+        disclosed = set(decision.disclosed)
+        return InvolvementsAnswer(
+            status=200,
+            receipt=receipt,
+            decision=decision,
+            person=person,
+            identifiers=[i for i in identifiers if i.item_id in disclosed],
+        )
     shown = set(decision.disclosed) | set(decision.shielded)
     return InvolvementsAnswer(
         status=200,
         receipt=receipt,
         decision=decision,
         involvements=[i for i in involvements if i.id in shown],
+        person=person,
     )
 
 
@@ -186,17 +223,21 @@ def bearer(authorization: str | None) -> str:
     return token.strip()
 
 
-def _checked(query: InvolvementsQuery, caller: Caller) -> tuple[Identifier, str, Requester]:
-    if not query.identifier:
+def _child_named(token: str | None) -> Identifier:
+    if not token:
         raise BadRequest(
             "Say which child: add identifier=system|value, for example "
             "identifier=https://fhir.nhs.uk/Id/nhs-number|9434765919.",
             code="identifier-missing",
         )
     try:
-        identifier = parse_identifier(query.identifier)
+        return parse_identifier(token)
     except InvalidIdentifier as exc:
         raise BadRequest(str(exc), code=str(exc.code)) from None
+
+
+def _checked(query: InvolvementsQuery, caller: Caller) -> tuple[Identifier | None, str, Requester]:
+    identifier = None if query.person_id is not None else _child_named(query.identifier)
     purposes = {p.value for p in Purpose}
     if query.purpose not in purposes:
         raise BadRequest(
@@ -281,7 +322,7 @@ def checked_override(raw: OverrideRequest, *, role: str) -> Override | None:
     )
 
 
-def _record(
+def record_decision(
     hub: Hub,
     session: Session,
     decision: Decision,
@@ -290,12 +331,16 @@ def _record(
     requester: dict[str, Any] | None,
     purpose: str | None,
     asked: dict[str, Any],
+    event: LogEvent = LogEvent.DISCLOSURE_DECIDED,
 ) -> log.Receipt:
-    """Returns once the entry is committed: group commit batches it with other requests'."""
+    """Write one decision to the disclosure log; every disclosure path records through here.
+
+    Returns once the entry is committed: group commit batches it with other requests'.
+    """
     session.commit()  # end this request's reads; the log writer commits in its own turn
     return hub.log.record(
         log.Pending(
-            event=LogEvent.DISCLOSURE_DECIDED,
+            event=event,
             subject=subject,
             agency=requester["agency"] if requester else None,
             outcome=str(decision.outcome),
@@ -320,7 +365,7 @@ def _refuse(
 ) -> InvolvementsAnswer:
     """A request refused before any decision about a child: still one entry in the log."""
     decision = deny(error.code, rules=hub.current_rules())
-    receipt = _record(
+    receipt = record_decision(
         hub, session, decision, subject=None, requester=requester, purpose=purpose, asked=asked
     )
     return InvolvementsAnswer(

@@ -1,1 +1,1 @@
-"""FHIR R4 endpoints under /fhir: one router module per resource, one way to report errors."""
+"""The hub's FHIR R4 face (R4B models): the same decisions and log as /v1, in FHIR's shapes."""

@@ -11,6 +11,7 @@ from hub.agencies.models import Agency, Practitioner
 from hub.errors import BadRequest, NotFound
 from hub.involvements.models import Involvement
 from hub.involvements.schemas import InvolvementIn, PractitionerIn
+from hub.notify.events import involvement_started
 from hub.people.service import record_for
 
 
@@ -61,6 +62,8 @@ def upsert_involvement(
         _practitioner(session, agency, payload.practitioner) if payload.practitioner else None
     )
     session.flush()
+    if created:
+        involvement_started(session, involvement)
     return involvement, created
 
 

@@ -34,3 +34,15 @@ def resolve(session: Session, blind: BlindIndex, identifier: Identifier) -> Reso
     if len(people) > 1:
         return Resolution(person=None, reason="subject-ambiguous")
     return Resolution(person=session.get(Person, people.pop()))
+
+
+def resolve_id(session: Session, person_id: str) -> Resolution:
+    """The person the hub's own pseudonymous id names, following merges to the survivor."""
+    person = session.get(Person, person_id)
+    seen: set[str] = set()
+    while person is not None and person.merged_into_id and person.id not in seen:
+        seen.add(person.id)
+        person = session.get(Person, person.merged_into_id)
+    if person is None:
+        return Resolution(person=None, reason="subject-not-found")
+    return Resolution(person=person)

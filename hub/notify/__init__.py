@@ -1,0 +1,1 @@
+"""Notifications to agency systems: subscriptions, an outbox, signed and retried delivery."""
