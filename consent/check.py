@@ -40,13 +40,14 @@ class Provision:
     categories: frozenset[str] = frozenset()
     provisions: tuple[Provision, ...] = ()
 
-    def matches(self, agency_code: str, agency_kind: str, purpose: str, category: str) -> bool:
+    def in_scope(self, agency_code: str, agency_kind: str, purpose: str) -> bool:
         if self.purposes and purpose not in self.purposes:
             return False
-        if (self.recipient_agencies or self.recipient_kinds) and not (
+        return not (self.recipient_agencies or self.recipient_kinds) or (
             agency_code in self.recipient_agencies or agency_kind in self.recipient_kinds
-        ):
-            return False
+        )
+
+    def covers_category(self, category: str) -> bool:
         if self.categories:
             return category in self.categories
         # "Everything" permits only what is not sensitive; a deny of everything denies all.
@@ -55,17 +56,23 @@ class Provision:
     def verdict(
         self, agency_code: str, agency_kind: str, purpose: str, category: str
     ) -> str | None:
-        """permit, deny, or None when this provision does not speak to the request."""
-        if not self.matches(agency_code, agency_kind, purpose, category):
+        """permit, deny, or None when this provision does not speak to the request.
+
+        Nested provisions are exceptions within this one's scope: a matching deny beats a
+        matching permit, and either beats this provision's own type.
+        """
+        if not self.in_scope(agency_code, agency_kind, purpose):
             return None
-        said = self.type
+        said = None
         for nested in self.provisions:
             found = nested.verdict(agency_code, agency_kind, purpose, category)
             if found == DENY:
                 return DENY
             if found == PERMIT:
                 said = PERMIT
-        return said
+        if said is not None:
+            return said
+        return self.type if self.covers_category(category) else None
 
     def names(self, category: str) -> bool:
         return category in self.categories or any(p.names(category) for p in self.provisions)
@@ -186,8 +193,8 @@ def find_covering(
         if not consent.in_force(at):
             continue
         said = consent.root.verdict(agency_code, agency_kind, purpose, category)
-        if said is None:
-            continue
+        if said is None or (said == PERMIT and consent.status != ConsentStatus.ACTIVE):
+            continue  # a refusal never permits, whatever exceptions it carries
         considered.append(consent.id)
         if said == DENY:
             permitting.clear()

@@ -189,25 +189,52 @@ class SharingRules:
         return found
 
     def _evaluate(self, source: str, kind: str, role: str, info: str, purpose: str) -> RuleMatch:
-        enforce = self._enforcer.enforce_ex
-        allowed_absent, why_absent = enforce(source, kind, role, info, purpose, "absent")
-        allowed_given, why_given = enforce(source, kind, role, info, purpose, "given")
-        without = self._rule(why_absent) if allowed_absent else None
-        with_consent = self._rule(why_given) if allowed_given else None
-        denied = None
-        for allowed, why in ((allowed_absent, why_absent), (allowed_given, why_given)):
-            rule = self._rule(why)
-            if not allowed and rule is not None and rule.effect == "deny":
-                denied = rule
-        return RuleMatch(without_consent=without, with_consent=with_consent, denied_by=denied)
+        """pycasbin decides; the rule named is the most specific one that matches.
+
+        pycasbin's explanation names the last matching rule in file order, which is not
+        what a partnership writing rules expects, so the matching rules are listed here (the
+        same equality-or-"*" test as the model's matcher, run once per combination) and the
+        one with the fewest "*" is named, the earlier line winning a tie.
+        """
+        enforce = self._enforcer.enforce
+        allowed_absent = enforce(source, kind, role, info, purpose, "absent")
+        allowed_given = enforce(source, kind, role, info, purpose, "given")
+        wanted = (source, kind, role, info, purpose)
+        matching = [
+            rule
+            for rule in self.rules
+            if all(
+                have in ("*", want)
+                for have, want in zip(_request_fields(rule), wanted, strict=True)
+            )
+        ]
+        allows_absent = [r for r in matching if r.effect == "allow" and not r.needs_consent]
+        allows_given = [r for r in matching if r.effect == "allow" and r.needs_consent]
+        denies = [r for r in matching if r.effect == "deny"]
+        if allowed_absent != (bool(allows_absent) and not denies) or allowed_given != (
+            bool(allows_absent or allows_given) and not denies
+        ):
+            raise PolicyError("the rules and the casbin model disagree; check model.conf")
+        return RuleMatch(
+            without_consent=_most_specific(allows_absent) if allowed_absent else None,
+            with_consent=_most_specific(allows_given) if allowed_given else None,
+            denied_by=_most_specific(denies),
+        )
 
     @property
     def enforcer(self) -> casbin.Enforcer:
         """The bare pycasbin enforcer over these rules (for measuring against)."""
         return self._enforcer
 
-    def _rule(self, explanation: list[str]) -> SharingRule | None:
-        return self._by_id.get(explanation[0]) if explanation else None
+
+def _request_fields(rule: SharingRule) -> tuple[str, str, str, str, str]:
+    return (rule.source_kind, rule.recipient_kind, rule.role, rule.information, rule.purpose)
+
+
+def _most_specific(rules: list[SharingRule]) -> SharingRule | None:
+    if not rules:
+        return None
+    return min(rules, key=lambda r: sum(f == "*" for f in _request_fields(r)))
 
 
 def _as_row(rule: SharingRule) -> list[str]:

@@ -299,6 +299,12 @@ def decide(
             consent_ids.add(*detail.consent_ids)
             withheld.append(Withheld(item.id, "excluded-by-consent"))
         else:
+            if (
+                isinstance(detail, _Refusal)
+                and detail.reason == "denied-by-rule"
+                and detail.rule_id
+            ):
+                rule_ids.add(detail.rule_id)
             shielded.append(item.id)
             withheld.append(Withheld(item.id, "sensitive-service-shielded"))
     if shielded:
