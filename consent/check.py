@@ -61,8 +61,12 @@ class Provision:
         Nested provisions are exceptions within this one's scope: a matching deny beats a
         matching permit, and either beats this provision's own type.
         """
-        if not self.in_scope(agency_code, agency_kind, purpose):
+        if self.purposes and purpose not in self.purposes:
             return None
+        if (self.recipient_agencies or self.recipient_kinds) and not (
+            agency_code in self.recipient_agencies or agency_kind in self.recipient_kinds
+        ):
+            return None  # (in_scope, inlined: this runs for every consent of every decision)
         said = None
         for nested in self.provisions:
             found = nested.verdict(agency_code, agency_kind, purpose, category)
@@ -171,6 +175,18 @@ def in_order(consents: Iterable[ConsentView]) -> list[ConsentView]:
     return sorted(consents, key=lambda c: (c.period_start, c.recorded_at))
 
 
+LIVE = frozenset({ConsentStatus.ACTIVE.value, ConsentStatus.REFUSED.value})
+
+
+def live(consents: Sequence[ConsentView], at: datetime) -> list[ConsentView]:
+    """The consents and refusals in force at ``at``; nothing else can speak to a request."""
+    return [
+        c
+        for c in consents
+        if c.status in LIVE and c.period_start <= at and (c.period_end is None or at < c.period_end)
+    ]
+
+
 def find_covering(
     consents: Sequence[ConsentView],
     *,
@@ -184,14 +200,21 @@ def find_covering(
 
     ``consents`` must be in recording order (``in_order``/``consents_for``).
     """
+    return covering(live(consents, at), agency_code, agency_kind, purpose, category)
+
+
+def covering(
+    in_force: Sequence[ConsentView],
+    agency_code: str,
+    agency_kind: str,
+    purpose: str,
+    category: str,
+) -> ConsentFinding:
+    """find_covering over consents already known to be live (see ``live``)."""
     permitting: list[ConsentView] = []
     considered: list[str] = []
     refusal: ConsentView | None = None
-    for consent in consents:
-        if consent.status not in (ConsentStatus.ACTIVE, ConsentStatus.REFUSED):
-            continue
-        if not consent.in_force(at):
-            continue
+    for consent in in_force:
         said = consent.root.verdict(agency_code, agency_kind, purpose, category)
         if said is None or (said == PERMIT and consent.status != ConsentStatus.ACTIVE):
             continue  # a refusal never permits, whatever exceptions it carries

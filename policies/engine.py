@@ -9,14 +9,17 @@ from __future__ import annotations
 
 import csv
 import hashlib
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from pathlib import Path
 from threading import Lock
+from typing import Any, TypeVar
 
 import casbin
 
 from hub.vocab import AgencyKind, LegalBasis, Obligation, Purpose, Role
 
+T = TypeVar("T")
 MODEL_FILE = "model.conf"
 RULES_FILE = "sharing_rules.csv"
 INFORMATION_KINDS = frozenset({"involvement", "sensitive-involvement", "family"})
@@ -164,7 +167,20 @@ class SharingRules:
             raise PolicyError(f"{MODEL_FILE}: {exc}") from None
         self._enforcer.add_policies([_as_row(rule) for rule in self.rules])
         self._cache: dict[tuple[str, str, str, str, str], RuleMatch] = {}
+        self._derived: dict[Hashable, Any] = {}
         self._lock = Lock()
+
+    def derived(self, key: Hashable, build: Callable[[], T]) -> T:
+        """A value computed from these rules alone, kept as long as they are in force.
+
+        Callers (the decision function) keep their own views of the rules here, so that a
+        reload, which replaces this object, can never leave a stale view behind.
+        """
+        try:
+            found: T = self._derived[key]
+        except KeyError:
+            found = self._derived[key] = build()
+        return found
 
     def match(
         self,
@@ -208,12 +224,13 @@ class SharingRules:
                 for have, want in zip(_request_fields(rule), wanted, strict=True)
             )
         ]
-        allows_absent = [r for r in matching if r.effect == "allow" and not r.needs_consent]
+        absent = [r for r in matching if not r.needs_consent]
+        allows_absent = [r for r in absent if r.effect == "allow"]
         allows_given = [r for r in matching if r.effect == "allow" and r.needs_consent]
         denies = [r for r in matching if r.effect == "deny"]
-        if allowed_absent != (bool(allows_absent) and not denies) or allowed_given != (
-            bool(allows_absent or allows_given) and not denies
-        ):
+        expected_absent = bool(allows_absent) and not any(r.effect == "deny" for r in absent)
+        expected_given = bool(allows_absent or allows_given) and not denies
+        if (allowed_absent, allowed_given) != (expected_absent, expected_given):
             raise PolicyError("the rules and the casbin model disagree; check model.conf")
         return RuleMatch(
             without_consent=_most_specific(allows_absent) if allowed_absent else None,
