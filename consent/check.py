@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -118,11 +118,10 @@ class ConsentView:
         return self.root.categories
 
 
-@dataclass(frozen=True)
-class ConsentFinding:
+class ConsentFinding(NamedTuple):
     permitting: tuple[ConsentView, ...] = ()
     refusal: ConsentView | None = None
-    considered: tuple[str, ...] = field(default=())
+    considered: tuple[str, ...] = ()
 
     @property
     def permits(self) -> bool:

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from consent.check import ConsentFinding, ConsentView, covering, live
 from hub.vocab import AgencyKind, LegalBasis, Obligation, Outcome, Role
@@ -70,8 +70,7 @@ class Override:
         }
 
 
-@dataclass(frozen=True)
-class Withheld:
+class Withheld(NamedTuple):
     id: str
     reason: str
 
@@ -124,16 +123,14 @@ def deny(reason: str, *, rules: SharingRules, rule_ids: Sequence[str] = ()) -> D
     )
 
 
-@dataclass(frozen=True, slots=True)
-class _Grant:
+class _Grant(NamedTuple):
     rule: SharingRule
     basis: str
     consent_ids: tuple[str, ...]
     note: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class _Refusal:
+class _Refusal(NamedTuple):
     reason: str
     rule_id: str | None
     consent_ids: tuple[str, ...] = ()
