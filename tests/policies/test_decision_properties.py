@@ -105,6 +105,7 @@ def active_consent_permits(consent: ConsentView, requester: Requester, purpose: 
     )
 
 
+@pytest.mark.slow  # each new (recipient, role, purpose) costs a pycasbin evaluation
 @settings(max_examples=50, deadline=None)
 @given(
     requester=requesters,
@@ -152,6 +153,7 @@ def test_nothing_is_permitted_without_an_active_consent_or_a_rule_needing_none(
             )
 
 
+@pytest.mark.slow  # each new (recipient, role, purpose) costs a pycasbin evaluation
 @settings(max_examples=50, deadline=None)
 @given(
     role=st.sampled_from(ROLES),
