@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -40,13 +40,14 @@ class Provision:
     categories: frozenset[str] = frozenset()
     provisions: tuple[Provision, ...] = ()
 
-    def matches(self, agency_code: str, agency_kind: str, purpose: str, category: str) -> bool:
+    def in_scope(self, agency_code: str, agency_kind: str, purpose: str) -> bool:
         if self.purposes and purpose not in self.purposes:
             return False
-        if (self.recipient_agencies or self.recipient_kinds) and not (
+        return not (self.recipient_agencies or self.recipient_kinds) or (
             agency_code in self.recipient_agencies or agency_kind in self.recipient_kinds
-        ):
-            return False
+        )
+
+    def covers_category(self, category: str) -> bool:
         if self.categories:
             return category in self.categories
         # "Everything" permits only what is not sensitive; a deny of everything denies all.
@@ -55,17 +56,27 @@ class Provision:
     def verdict(
         self, agency_code: str, agency_kind: str, purpose: str, category: str
     ) -> str | None:
-        """permit, deny, or None when this provision does not speak to the request."""
-        if not self.matches(agency_code, agency_kind, purpose, category):
+        """permit, deny, or None when this provision does not speak to the request.
+
+        Nested provisions are exceptions within this one's scope: a matching deny beats a
+        matching permit, and either beats this provision's own type.
+        """
+        if self.purposes and purpose not in self.purposes:
             return None
-        said = self.type
+        if (self.recipient_agencies or self.recipient_kinds) and not (
+            agency_code in self.recipient_agencies or agency_kind in self.recipient_kinds
+        ):
+            return None  # (in_scope, inlined: this runs for every consent of every decision)
+        said = None
         for nested in self.provisions:
             found = nested.verdict(agency_code, agency_kind, purpose, category)
             if found == DENY:
                 return DENY
             if found == PERMIT:
                 said = PERMIT
-        return said
+        if said is not None:
+            return said
+        return self.type if self.covers_category(category) else None
 
     def names(self, category: str) -> bool:
         return category in self.categories or any(p.names(category) for p in self.provisions)
@@ -107,11 +118,10 @@ class ConsentView:
         return self.root.categories
 
 
-@dataclass(frozen=True)
-class ConsentFinding:
+class ConsentFinding(NamedTuple):
     permitting: tuple[ConsentView, ...] = ()
     refusal: ConsentView | None = None
-    considered: tuple[str, ...] = field(default=())
+    considered: tuple[str, ...] = ()
 
     @property
     def permits(self) -> bool:
@@ -164,6 +174,18 @@ def in_order(consents: Iterable[ConsentView]) -> list[ConsentView]:
     return sorted(consents, key=lambda c: (c.period_start, c.recorded_at))
 
 
+LIVE = frozenset({ConsentStatus.ACTIVE.value, ConsentStatus.REFUSED.value})
+
+
+def live(consents: Sequence[ConsentView], at: datetime) -> list[ConsentView]:
+    """The consents and refusals in force at ``at``; nothing else can speak to a request."""
+    return [
+        c
+        for c in consents
+        if c.status in LIVE and c.period_start <= at and (c.period_end is None or at < c.period_end)
+    ]
+
+
 def find_covering(
     consents: Sequence[ConsentView],
     *,
@@ -177,17 +199,24 @@ def find_covering(
 
     ``consents`` must be in recording order (``in_order``/``consents_for``).
     """
+    return covering(live(consents, at), agency_code, agency_kind, purpose, category)
+
+
+def covering(
+    in_force: Sequence[ConsentView],
+    agency_code: str,
+    agency_kind: str,
+    purpose: str,
+    category: str,
+) -> ConsentFinding:
+    """find_covering over consents already known to be live (see ``live``)."""
     permitting: list[ConsentView] = []
     considered: list[str] = []
     refusal: ConsentView | None = None
-    for consent in consents:
-        if consent.status not in (ConsentStatus.ACTIVE, ConsentStatus.REFUSED):
-            continue
-        if not consent.in_force(at):
-            continue
+    for consent in in_force:
         said = consent.root.verdict(agency_code, agency_kind, purpose, category)
-        if said is None:
-            continue
+        if said is None or (said == PERMIT and consent.status != ConsentStatus.ACTIVE):
+            continue  # a refusal never permits, whatever exceptions it carries
         considered.append(consent.id)
         if said == DENY:
             permitting.clear()

@@ -42,6 +42,10 @@ class ProvisionIn(BaseModel):
         return self
 
 
+def _permits_anything(provisions: list[ProvisionIn]) -> bool:
+    return any(p.type == "permit" or _permits_anything(p.provisions) for p in provisions)
+
+
 def _depth(provision: ProvisionIn) -> int:
     return 1 + max((_depth(p) for p in provision.provisions), default=0)
 
@@ -89,6 +93,11 @@ class ConsentIn(ConsentScope):
             raise ValueError("a child's own consent needs competence_assessed_by")
         if self.given_by != ConsentGiver.CHILD and not self.grantor_record:
             raise ValueError("a parent's or carer's consent needs grantor_record")
+        if self.status == "refused" and _permits_anything(self.provisions):
+            raise ValueError(
+                "a refusal cannot carry permit exceptions; record a consent with deny "
+                "exceptions instead"
+            )
         if self.method == ConsentMethod.WRITTEN and not self.form_reference:
             raise ValueError("a written consent needs form_reference (the signed form)")
         self._check_scope()

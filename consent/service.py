@@ -143,6 +143,8 @@ def amend_consent(
     _keep_version(
         session, consent, agency=agency, change="amended", practitioner=payload.practitioner
     )
+    session.flush()
+    consent_changed(session, consent)
     log.append(
         session,
         event=LogEvent.CONSENT_AMENDED,
@@ -188,6 +190,8 @@ def mark_entered_in_error(
     _keep_version(
         session, consent, agency=agency, change="entered-in-error", practitioner=practitioner
     )
+    session.flush()
+    consent_changed(session, consent)
     log.append(
         session,
         event=LogEvent.CONSENT_WITHDRAWN,

@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from hub import cli_audit, cli_import, cli_synth
+from hub import cli_audit, cli_import, cli_policy, cli_synth
 from hub.cli_notify import notify_app
 from hub.settings import Settings, get_settings
 
@@ -31,6 +31,7 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(cli_synth.app)
 app.add_typer(cli_import.app)
 app.add_typer(notify_app, name="notify")
+app.add_typer(cli_policy.app, name="policy")
 out = Console()
 err = Console(stderr=True)
 

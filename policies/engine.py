@@ -9,14 +9,17 @@ from __future__ import annotations
 
 import csv
 import hashlib
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from pathlib import Path
 from threading import Lock
+from typing import Any, TypeVar
 
 import casbin
 
 from hub.vocab import AgencyKind, LegalBasis, Obligation, Purpose, Role
 
+T = TypeVar("T")
 MODEL_FILE = "model.conf"
 RULES_FILE = "sharing_rules.csv"
 INFORMATION_KINDS = frozenset({"involvement", "sensitive-involvement", "family"})
@@ -164,7 +167,20 @@ class SharingRules:
             raise PolicyError(f"{MODEL_FILE}: {exc}") from None
         self._enforcer.add_policies([_as_row(rule) for rule in self.rules])
         self._cache: dict[tuple[str, str, str, str, str], RuleMatch] = {}
+        self._derived: dict[Hashable, Any] = {}
         self._lock = Lock()
+
+    def derived(self, key: Hashable, build: Callable[[], T]) -> T:
+        """A value computed from these rules alone, kept as long as they are in force.
+
+        Callers (the decision function) keep their own views of the rules here, so that a
+        reload, which replaces this object, can never leave a stale view behind.
+        """
+        try:
+            found: T = self._derived[key]
+        except KeyError:
+            found = self._derived[key] = build()
+        return found
 
     def match(
         self,
@@ -189,25 +205,53 @@ class SharingRules:
         return found
 
     def _evaluate(self, source: str, kind: str, role: str, info: str, purpose: str) -> RuleMatch:
-        enforce = self._enforcer.enforce_ex
-        allowed_absent, why_absent = enforce(source, kind, role, info, purpose, "absent")
-        allowed_given, why_given = enforce(source, kind, role, info, purpose, "given")
-        without = self._rule(why_absent) if allowed_absent else None
-        with_consent = self._rule(why_given) if allowed_given else None
-        denied = None
-        for allowed, why in ((allowed_absent, why_absent), (allowed_given, why_given)):
-            rule = self._rule(why)
-            if not allowed and rule is not None and rule.effect == "deny":
-                denied = rule
-        return RuleMatch(without_consent=without, with_consent=with_consent, denied_by=denied)
+        """pycasbin decides; the rule named is the most specific one that matches.
+
+        pycasbin's explanation names the last matching rule in file order, which is not
+        what a partnership writing rules expects, so the matching rules are listed here (the
+        same equality-or-"*" test as the model's matcher, run once per combination) and the
+        one with the fewest "*" is named, the earlier line winning a tie.
+        """
+        enforce = self._enforcer.enforce
+        allowed_absent = enforce(source, kind, role, info, purpose, "absent")
+        allowed_given = enforce(source, kind, role, info, purpose, "given")
+        wanted = (source, kind, role, info, purpose)
+        matching = [
+            rule
+            for rule in self.rules
+            if all(
+                have in ("*", want)
+                for have, want in zip(_request_fields(rule), wanted, strict=True)
+            )
+        ]
+        absent = [r for r in matching if not r.needs_consent]
+        allows_absent = [r for r in absent if r.effect == "allow"]
+        allows_given = [r for r in matching if r.effect == "allow" and r.needs_consent]
+        denies = [r for r in matching if r.effect == "deny"]
+        expected_absent = bool(allows_absent) and not any(r.effect == "deny" for r in absent)
+        expected_given = bool(allows_absent or allows_given) and not denies
+        if (allowed_absent, allowed_given) != (expected_absent, expected_given):
+            raise PolicyError("the rules and the casbin model disagree; check model.conf")
+        return RuleMatch(
+            without_consent=_most_specific(allows_absent) if allowed_absent else None,
+            with_consent=_most_specific(allows_given) if allowed_given else None,
+            denied_by=_most_specific(denies),
+        )
 
     @property
     def enforcer(self) -> casbin.Enforcer:
         """The bare pycasbin enforcer over these rules (for measuring against)."""
         return self._enforcer
 
-    def _rule(self, explanation: list[str]) -> SharingRule | None:
-        return self._by_id.get(explanation[0]) if explanation else None
+
+def _request_fields(rule: SharingRule) -> tuple[str, str, str, str, str]:
+    return (rule.source_kind, rule.recipient_kind, rule.role, rule.information, rule.purpose)
+
+
+def _most_specific(rules: list[SharingRule]) -> SharingRule | None:
+    if not rules:
+        return None
+    return min(rules, key=lambda r: sum(f == "*" for f in _request_fields(r)))
 
 
 def _as_row(rule: SharingRule) -> list[str]:

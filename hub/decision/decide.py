@@ -16,9 +16,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
-from consent.check import ConsentFinding, ConsentView, find_covering
+from consent.check import ConsentFinding, ConsentView, covering, live
 from hub.vocab import AgencyKind, LegalBasis, Obligation, Outcome, Role
 from policies.engine import RuleMatch, SharingRule, SharingRules
 
@@ -70,8 +70,7 @@ class Override:
         }
 
 
-@dataclass(frozen=True)
-class Withheld:
+class Withheld(NamedTuple):
     id: str
     reason: str
 
@@ -124,16 +123,14 @@ def deny(reason: str, *, rules: SharingRules, rule_ids: Sequence[str] = ()) -> D
     )
 
 
-@dataclass(frozen=True, slots=True)
-class _Grant:
+class _Grant(NamedTuple):
     rule: SharingRule
     basis: str
     consent_ids: tuple[str, ...]
     note: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class _Refusal:
+class _Refusal(NamedTuple):
     reason: str
     rule_id: str | None
     consent_ids: tuple[str, ...] = ()
@@ -161,18 +158,58 @@ def _grant(match: RuleMatch, found: ConsentFinding, override: Override | None) -
     return _Refusal("no-consent", needs.id)
 
 
-class _Ordered:
-    """An insertion-ordered set of strings (dict keys), for ids and reasons."""
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """What the rules say for one (recipient kind, role, purpose), per kind of source.
 
-    def __init__(self) -> None:
-        self._seen: dict[str, None] = {}
+    Built once per combination from the rules' cache and kept with the rules, so a decision
+    costs dictionary look-ups, never a scan of the rules.
+    """
 
-    def add(self, *values: str) -> None:
-        for value in values:
-            self._seen[value] = None
+    involvement: dict[str, RuleMatch]
+    sensitive: dict[str, RuleMatch]
+    permits_at_all: bool
+    denied_by: SharingRule | None
+    distinct: tuple[RuleMatch, ...]  # the different answers across sources, usually one or two
+    answer_of: dict[str, int]  # source kind -> index into distinct
 
-    def __call__(self) -> tuple[str, ...]:
-        return tuple(self._seen)
+
+def _plan(rules: SharingRules, recipient: str, role: str, purpose: str) -> _Plan:
+    def build() -> _Plan:
+        def match(source: str, information: str) -> RuleMatch:
+            return rules.match(
+                source_kind=source,
+                recipient_kind=recipient,
+                role=role,
+                information=information,
+                purpose=purpose,
+            )
+
+        involvement = {source: match(source, INVOLVEMENT) for source in SOURCES}
+        distinct: list[RuleMatch] = []
+        for found in involvement.values():
+            if found not in distinct:
+                distinct.append(found)
+        return _Plan(
+            distinct=tuple(distinct),
+            answer_of={source: distinct.index(found) for source, found in involvement.items()},
+            involvement=involvement,
+            sensitive={source: match(source, SENSITIVE_INVOLVEMENT) for source in SOURCES},
+            permits_at_all=any(m.permits_at_all for m in involvement.values()),
+            denied_by=next(
+                (m.denied_by for m in involvement.values() if m.denied_by is not None), None
+            ),
+        )
+
+    return rules.derived(("decision-plan", recipient, role, purpose), build)
+
+
+def _reason_for(granted: _Grant) -> str:
+    if granted.basis == LegalBasis.CONSENT:
+        return "consent-on-record"
+    if granted.note == "safeguarding-override":
+        return "safeguarding-override"
+    return "rule-needs-no-consent"
 
 
 def decide(
@@ -189,76 +226,47 @@ def decide(
     """The one decision for a disclosure. ``consents`` must be in recording order."""
     if override is not None and requester.role not in OVERRIDE_ROLES:
         return deny("override-not-allowed-for-role", rules=rules)
-    recipient, role = requester.agency_kind, requester.role
-
-    def match(source: str, information: str) -> RuleMatch:
-        return rules.match(
-            source_kind=source,
-            recipient_kind=recipient,
-            role=role,
-            information=information,
-            purpose=purpose,
-        )
+    recipient, code = requester.agency_kind, requester.agency_code
 
     # 1. Rules: is there any rule under which this recipient may learn who is involved?
-    gate = [match(source, INVOLVEMENT) for source in SOURCES]
-    if not any(m.permits_at_all for m in gate):
-        denied = next((m.denied_by for m in gate if m.denied_by is not None), None)
-        if denied is not None:
-            return deny("denied-by-rule", rules=rules, rule_ids=[denied.id])
+    plan = _plan(rules, recipient, requester.role, purpose)
+    if not plan.permits_at_all:
+        if plan.denied_by is not None:
+            return deny("denied-by-rule", rules=rules, rule_ids=[plan.denied_by.id])
         return deny("no-sharing-rule", rules=rules)
     if not subject_known:
         return deny("subject-not-found", rules=rules)
 
-    # 2. Consent, per category of information (found once per category).
+    # 2. Consent, per category of information (found once per category), under the rule for
+    #    each kind of source.
+    in_force = live(consents, at)
     findings: dict[str, ConsentFinding] = {}
 
     def finding(category: str) -> ConsentFinding:
         found = findings.get(category)
         if found is None:
-            found = findings[category] = find_covering(
-                consents,
-                agency_code=requester.agency_code,
-                agency_kind=recipient,
-                purpose=purpose,
-                category=category,
-                at=at,
-            )
+            found = findings[category] = covering(in_force, code, recipient, purpose, category)
         return found
 
     general = finding(INVOLVEMENT)
-    outcomes = [_grant(m, general, override) for m in gate]
-    grant = next((o for o in outcomes if isinstance(o, _Grant)), None)
+    answers = [_grant(m, general, override) for m in plan.distinct]
+    grant = next((g for g in answers if isinstance(g, _Grant)), None)
     if grant is None:
-        refusals = [o for o in outcomes if isinstance(o, _Refusal)]
-        for reason in _DENIAL_ORDER:
-            hit = next((r for r in refusals if r.reason == reason), None)
-            if hit is not None:
-                ids = [hit.rule_id] if hit.rule_id else []
-                return Decision(
-                    outcome=Outcome.DENY,
-                    reasons=(reason,),
-                    rule_ids=tuple(ids) or (DEFAULT_DENY,),
-                    policy_version=rules.version,
-                    consent_ids=hit.consent_ids,
-                )
-        return deny("no-sharing-rule", rules=rules)
+        return _denied([g for g in answers if isinstance(g, _Refusal)], rules)
+    answer_of = plan.answer_of
 
-    reasons, rule_ids, consent_ids, obligations = _Ordered(), _Ordered(), _Ordered(), _Ordered()
+    reasons: dict[str, None] = {}
+    rule_ids: dict[str, None] = {}
+    consent_ids: dict[str, None] = {}
+    obligations: dict[str, None] = {}
 
     def used(granted: _Grant) -> None:
-        rule_ids.add(granted.rule.id)
-        consent_ids.add(*granted.consent_ids)
-        obligations.add(*granted.rule.obligations)
-        reasons.add(
-            "consent-on-record"
-            if granted.basis == LegalBasis.CONSENT
-            else "safeguarding-override"
-            if granted.note == "safeguarding-override"
-            else "rule-needs-no-consent"
-        )
+        rule_ids[granted.rule.id] = None
+        consent_ids.update(dict.fromkeys(granted.consent_ids))
+        obligations.update(dict.fromkeys(granted.rule.obligations))
+        reasons[_reason_for(granted)] = None
         if granted.note == "shared-despite-recorded-refusal":
-            reasons.add(granted.note)
+            reasons[granted.note] = None
 
     used(grant)
 
@@ -267,13 +275,18 @@ def decide(
     shielded: list[str] = []
     withheld: list[Withheld] = []
     for item in items:
-        outcome = _grant(match(item.source_kind, INVOLVEMENT), general, override)
+        index = answer_of.get(item.source_kind)
+        if index is None:  # a kind of agency the hub does not know: nothing matches
+            withheld.append(Withheld(item.id, "no-sharing-rule"))
+            continue
+        outcome = answers[index]
         if isinstance(outcome, _Refusal):
             withheld.append(Withheld(item.id, outcome.reason))
             if outcome.rule_id:
-                rule_ids.add(outcome.rule_id)
+                rule_ids[outcome.rule_id] = None
             continue
-        used(outcome)
+        if outcome is not grant:
+            used(outcome)
         if Obligation.SHIELD in outcome.rule.obligations:
             shielded.append(item.id)
             withheld.append(Withheld(item.id, "rule-obliges-shielding"))
@@ -281,9 +294,7 @@ def decide(
         if item.sensitivity is None:
             disclosed.append(item.id)
             continue
-        detail = _grant(
-            match(item.source_kind, SENSITIVE_INVOLVEMENT), finding(item.sensitivity), None
-        )
+        detail = _grant(plan.sensitive[item.source_kind], finding(item.sensitivity), None)
         if (
             isinstance(detail, _Grant)
             and detail.basis == LegalBasis.CONSENT
@@ -294,28 +305,48 @@ def decide(
         elif (
             isinstance(detail, _Refusal)
             and detail.reason == "excluded-by-consent"
-            and (outcome.basis == LegalBasis.CONSENT)
+            and outcome.basis == LegalBasis.CONSENT
         ):
-            consent_ids.add(*detail.consent_ids)
+            consent_ids.update(dict.fromkeys(detail.consent_ids))
             withheld.append(Withheld(item.id, "excluded-by-consent"))
         else:
+            if (
+                isinstance(detail, _Refusal)
+                and detail.reason == "denied-by-rule"
+                and detail.rule_id
+            ):
+                rule_ids[detail.rule_id] = None
             shielded.append(item.id)
             withheld.append(Withheld(item.id, "sensitive-service-shielded"))
     if shielded:
-        reasons.add("sensitive-services-shielded")
+        reasons["sensitive-services-shielded"] = None
     if override is not None:
-        obligations.add(Obligation.IG_REVIEW.value)
-    whole = len(disclosed) == len(items)
+        obligations[Obligation.IG_REVIEW.value] = None
     return Decision(
-        outcome=Outcome.PERMIT if whole else Outcome.PARTIAL,
-        reasons=reasons(),
-        rule_ids=rule_ids(),
+        outcome=Outcome.PERMIT if len(disclosed) == len(items) else Outcome.PARTIAL,
+        reasons=tuple(reasons),
+        rule_ids=tuple(rule_ids),
         policy_version=rules.version,
         legal_basis=grant.basis,
-        consent_ids=consent_ids(),
+        consent_ids=tuple(consent_ids),
         disclosed=tuple(disclosed),
         shielded=tuple(shielded),
         withheld=tuple(withheld),
-        obligations=obligations(),
+        obligations=tuple(obligations),
         override=override,
     )
+
+
+def _denied(refusals: list[_Refusal], rules: SharingRules) -> Decision:
+    """Nothing permits: tell the most telling reason, with its rule and any refusal."""
+    for reason in _DENIAL_ORDER:
+        hit = next((r for r in refusals if r.reason == reason), None)
+        if hit is not None:
+            return Decision(
+                outcome=Outcome.DENY,
+                reasons=(reason,),
+                rule_ids=(hit.rule_id,) if hit.rule_id else (DEFAULT_DENY,),
+                policy_version=rules.version,
+                consent_ids=hit.consent_ids,
+            )
+    return deny("no-sharing-rule", rules=rules)
