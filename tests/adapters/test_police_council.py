@@ -99,7 +99,7 @@ def test_council_cases_and_consents(hub: Hub, tmp_path: Path) -> None:
         case("C5", "K5", upn="A801200005001"),
     ]
     file = council_file(tmp_path / "council.csv", rows)
-    summary, problems = run(hub, "council", file)
+    _, problems = run(hub, "council", file)
     assert {p["field"] for p in problems} == {"case_type", "upn"}
     held = snapshot(hub)
     assert [c[2] for c in held["consents"]] == ["active", "refused", "withdrawn"]
