@@ -51,7 +51,7 @@ class County:
     children: int = 0
 
 
-def build_county(hub: Hub, *, token_endpoint: str, children: int = 40, seed: int = 7) -> County:
+def build_county(hub: Hub, *, token_endpoint: str, children: int = 24, seed: int = 7) -> County:
     """Synthesise the county into the data directory, import it, register the demo clients."""
     out = hub.settings.data_dir / "county"
     shutil.rmtree(out, ignore_errors=True)
