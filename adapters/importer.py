@@ -208,62 +208,76 @@ class Importer:
                 summary.unchanged += 1
                 continue
             try:
-                with session.begin_nested():
-                    ref = self._apply(session, agency, item, seen, summary, quarantine)
-                    if seen is None:
-                        seen = ImportLedger(
-                            agency_id=agency.id, entity=entity, local_id=item.local_id
+                self._write(session, agency, item, digest, ledger, summary)
+            except BadRequest as exc:
+                if not (
+                    isinstance(item, RecordOp)
+                    and exc.code == "related-record-not-found"
+                    and item.payload.relationships
+                ):
+                    summary.quarantined += 1
+                    quarantine.add(item.row, exc.code, exc.message)
+                else:
+                    # The related person's own row was refused: keep this one, without the tie.
+                    summary.warnings += 1
+                    quarantine.add(
+                        item.row,
+                        "relationships",
+                        f"{exc.message} The person was imported without this tie; send "
+                        "their row again once the related record is accepted.",
+                    )
+                    untied = item.payload.model_copy(update={"relationships": []})
+                    try:
+                        self._write(
+                            session,
+                            agency,
+                            RecordOp(item.row, item.local_id, untied),
+                            digest,
+                            ledger,
+                            summary,
                         )
-                        session.add(seen)
-                        ledger[(entity, item.local_id)] = seen
-                        summary.imported += 1
-                    else:
-                        summary.updated += 1
-                    seen.digest = digest
-                    seen.hub_ref = ref
-                    session.flush()
+                    except HubError as again:
+                        summary.quarantined += 1
+                        quarantine.add(item.row, again.code, again.message)
             except HubError as exc:
                 summary.quarantined += 1
                 quarantine.add(item.row, exc.code, exc.message)
             summary.by_entity[entity] = summary.by_entity.get(entity, 0) + 1
 
-    def _apply(
+    def _write(
         self,
         session: Session,
         agency: Agency,
         op: Op,
-        seen: ImportLedger | None,
+        digest: str,
+        ledger: dict[tuple[str, str], ImportLedger],
         summary: ImportSummary,
-        quarantine: _Quarantine,
+    ) -> None:
+        """Apply one row and its ledger entry in a savepoint: all of it, or none of it."""
+        entity = _entity(op)
+        seen = ledger.get((entity, op.local_id))
+        created = seen is None
+        with session.begin_nested():
+            ref = self._apply(session, agency, op, seen)
+            if seen is None:
+                seen = ImportLedger(agency_id=agency.id, entity=entity, local_id=op.local_id)
+                session.add(seen)
+            seen.digest = digest
+            seen.hub_ref = ref
+            session.flush()
+        ledger[(entity, op.local_id)] = seen
+        if created:
+            summary.imported += 1
+        else:
+            summary.updated += 1
+
+    def _apply(
+        self, session: Session, agency: Agency, op: Op, seen: ImportLedger | None
     ) -> str | None:
         if isinstance(op, RecordOp):
-            try:
-                with session.begin_nested():
-                    written = upsert_record(
-                        session,
-                        self.crypto,
-                        agency=agency,
-                        local_id=op.local_id,
-                        payload=op.payload,
-                    )
-            except BadRequest as exc:
-                if exc.code != "related-record-not-found" or not op.payload.relationships:
-                    raise
-                # The parent's own row was refused: keep the child, leave the tie out.
-                summary.warnings += 1
-                quarantine.add(
-                    op.row,
-                    "relationships",
-                    f"{exc.message} The person was imported without this tie; send their row "
-                    "again once the related record is accepted.",
-                )
-                written = upsert_record(
-                    session,
-                    self.crypto,
-                    agency=agency,
-                    local_id=op.local_id,
-                    payload=op.payload.model_copy(update={"relationships": []}),
-                )
+            written = upsert_record(
+                session, self.crypto, agency=agency, local_id=op.local_id, payload=op.payload
+            )
             return written.record.id
         if isinstance(op, InvolvementOp):
             involvement, _ = upsert_involvement(

@@ -159,10 +159,11 @@ class PolicePoleAdapter:
             for p in roles
             if isinstance(p, dict) and p.get("role") in CHILD_ROLES
         ]
+        if not any(child in persons for child in children):
+            raise RowError("persons", "No child in the event is a person in this export.")
         for child in children:
             if child not in persons:
-                raise RowError("persons", "A child in the event is not a person in this export.")
-        for child in children:
+                continue  # that person's own row was quarantined; the others still count
             yield InvolvementOp(
                 n,
                 f"{event_id}:{child}"[:64],

@@ -169,7 +169,7 @@ def serve(
 @app.command("demo")
 def demo(
     port: Annotated[int, typer.Option(help="Port for the demo hub.")] = 8000,
-    children: Annotated[int, typer.Option(help="How many synthetic children.")] = 40,
+    children: Annotated[int, typer.Option(help="How many synthetic children.")] = 24,
     no_serve: Annotated[
         bool, typer.Option("--no-serve", help="Build the county, then stop.")
     ] = False,

@@ -51,7 +51,7 @@ class County:
     children: int = 0
 
 
-def build_county(hub: Hub, *, token_endpoint: str, children: int = 40, seed: int = 7) -> County:
+def build_county(hub: Hub, *, token_endpoint: str, children: int = 24, seed: int = 7) -> County:
     """Synthesise the county into the data directory, import it, register the demo clients."""
     out = hub.settings.data_dir / "county"
     shutil.rmtree(out, ignore_errors=True)
@@ -87,9 +87,9 @@ def build_county(hub: Hub, *, token_endpoint: str, children: int = 40, seed: int
         import_file(hub, kind, out / name)
     for path in schools:
         import_file(hub, "school", path)
+    shown = [e for e in made.examples if e.involvements]
+    firsts = list({e.story: e for e in reversed(shown)}.values())[::-1]  # one of each story
     county.examples = [
-        {"story": e.story, "nhs": e.nhs}
-        for e in sorted(made.examples, key=lambda e: e.story == "no consent recorded")
-        if e.involvements
+        {"story": e.story, "nhs": e.nhs} for e in [*firsts, *(e for e in shown if e not in firsts)]
     ]
     return county

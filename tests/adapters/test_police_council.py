@@ -99,7 +99,7 @@ def test_council_cases_and_consents(hub: Hub, tmp_path: Path) -> None:
         case("C5", "K5", upn="A801200005001"),
     ]
     file = council_file(tmp_path / "council.csv", rows)
-    summary, problems = run(hub, "council", file)
+    _, problems = run(hub, "council", file)
     assert {p["field"] for p in problems} == {"case_type", "upn"}
     held = snapshot(hub)
     assert [c[2] for c in held["consents"]] == ["active", "refused", "withdrawn"]
@@ -120,3 +120,16 @@ def test_a_csv_without_the_case_columns_is_one_error(hub: Hub, tmp_path: Path) -
     with pytest.raises(StructuralError, match=REQUIRED_COLUMNS[0]):
         run(hub, "council", file)
     assert snapshot(hub)["counts"]["agency_record"] == 0
+
+
+def test_a_child_whose_parent_row_was_refused_goes_in_without_the_tie(
+    hub: Hub, tmp_path: Path
+) -> None:
+    rows = [person("M1", "parent", "1984-04-04", postcode="not a postcode"), case("C1", "K1")]
+    summary, problems = run(hub, "council", council_file(tmp_path / "council.csv", rows))
+    assert {p["field"] for p in problems} == {"postcode", "relationships"}
+    assert summary.warnings == 1
+    held = snapshot(hub)
+    assert held["counts"]["agency_record"] == 1
+    assert held["counts"]["relationship"] == 0
+    assert len(held["involvements"]) == 1

@@ -99,7 +99,7 @@ def test_entities_are_refused(hub: Hub, tmp_path: Path) -> None:
         '<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaa">]><CTfile>&a;</CTfile>',
         encoding="utf-8",
     )
-    with pytest.raises(Exception, match="DTD|forbidden|Entit"):
+    with pytest.raises(Exception, match=r"DTD|forbidden|Entit"):
         run(hub, "school", file, agency="SCHOOL-8552001")
 
 
