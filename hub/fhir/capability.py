@@ -68,6 +68,27 @@ def capability_statement(
             "documentation": "Each agency's open work with the child. "
             "Needs system/EpisodeOfCare.read.",
         },
+        {
+            "type": "Consent",
+            "interaction": [
+                {"code": "create"},
+                {"code": "read"},
+                {"code": "vread"},
+                {"code": "update"},
+                {"code": "search-type"},
+                {"code": "history-instance"},
+            ],
+            "searchParam": [
+                _search(
+                    "patient:identifier",
+                    "token",
+                    "urn:ehh:agency:CODE|id: your agency's own id for the person.",
+                )
+            ],
+            "documentation": "Consents and refusals your agency recorded. Update with status "
+            "inactive withdraws, entered-in-error voids, active amends. Needs "
+            "system/Consent.write to write and system/Consent.read to read.",
+        },
     ]
     if topics:
         resources.append(

@@ -29,7 +29,9 @@ from hub.notify.topics import TOPICS
 DEFAULT_COUNT = 20
 MAX_COUNT = 100
 FHIR_ID = r"^[A-Za-z0-9\-.]{1,64}$"
-SERVED_TYPES = frozenset({"metadata", "Patient", "CareTeam", "EpisodeOfCare", "Subscription"})
+SERVED_TYPES = frozenset(
+    {"metadata", "Patient", "CareTeam", "EpisodeOfCare", "Subscription", "Consent"}
+)
 JSON_FORMATS = frozenset({"json", "application/json", FHIR_JSON})
 
 

@@ -77,8 +77,8 @@ def test_metadata_tells_the_truth(world: World) -> None:
     assert response.headers["content-type"].startswith("application/fhir+json")
     body = valid(response.json())
     served = {r["type"]: r for r in body["rest"][0]["resource"]}
-    assert set(served) <= {"Patient", "CareTeam", "EpisodeOfCare", "Subscription"}
-    assert {"Patient", "CareTeam", "EpisodeOfCare"} <= set(served)
+    assert set(served) <= {"Patient", "CareTeam", "EpisodeOfCare", "Subscription", "Consent"}
+    assert {"Patient", "CareTeam", "EpisodeOfCare", "Consent"} <= set(served)
     # Everything advertised answers something other than "not served".
     for resource_type, entry in served.items():
         for interaction in entry["interaction"]:
