@@ -13,6 +13,7 @@ from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from hub.api import public, v1
+from hub.console.web import create_console
 from hub.errors import HubError, error_body
 from hub.logging import log
 from hub.runtime import Hub
@@ -30,6 +31,7 @@ def create_app(hub: Hub) -> FastAPI:
     app.state.hub = hub
     app.include_router(public.router)
     app.include_router(v1.router)
+    app.mount("/console", create_console(hub))
     _install_error_handlers(app)
     _install_middleware(app, hub)
     return app

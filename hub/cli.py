@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from hub import cli_console
 from hub.settings import Settings, get_settings
 
 app = typer.Typer(
@@ -26,6 +27,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(client_app, name="client")
 app.add_typer(audit_app, name="audit")
 app.add_typer(keys_app, name="keys")
+app.add_typer(cli_console.app, name="console")
 out = Console()
 err = Console(stderr=True)
 
@@ -211,6 +213,7 @@ def demo(
         session.commit()
     for client_id, credentials in county.clients.items():
         credentials.save(settings.data_dir / "clients" / f"{client_id}.json")
+    cli_console.prepare_demo(hub, [e["nhs"] for e in county.examples], public_url)
     _print_demo(county, public_url, settings)
     if no_serve:
         hub.close()

@@ -2,6 +2,7 @@
 
 from consent.models import ConsentRecord
 from hub.agencies.models import Agency, ApiClient, Practitioner, UsedAssertion
+from hub.console.users import ConsoleUser
 from hub.db.base import Base
 from hub.disclosure.models import LogEntry, LogHead
 from hub.involvements.models import Involvement
@@ -13,6 +14,7 @@ __all__ = [
     "ApiClient",
     "Base",
     "ConsentRecord",
+    "ConsoleUser",
     "Involvement",
     "LogEntry",
     "LogHead",

@@ -53,6 +53,7 @@ class InvolvementsAnswer:
     decision: Decision
     involvements: list[Involvement] = field(default_factory=list)
     error: HubError | None = None
+    subject: str | None = None
 
 
 def who_else_is_involved(
@@ -91,6 +92,22 @@ def who_else_is_involved(
         }
     )
 
+    return involvements_for(
+        hub, session, identifier, purpose, requester, requester_log=requester_log, asked=asked
+    )
+
+
+def involvements_for(
+    hub: Hub,
+    session: Session,
+    identifier: Identifier,
+    purpose: str,
+    requester: Requester,
+    *,
+    requester_log: dict[str, Any],
+    asked: dict[str, Any],
+) -> InvolvementsAnswer:
+    """Steps 3 to 6 for a requester already authenticated (by token, or by console sign-in)."""
     # 3. Resolve the child.
     resolution = resolve(session, hub.crypto.blind, identifier)
     person = resolution.person
@@ -131,6 +148,7 @@ def who_else_is_involved(
         receipt=receipt,
         decision=decision,
         involvements=[i for i in involvements if i.id in shown],
+        subject=person.id if person else None,
     )
 
 
