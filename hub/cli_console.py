@@ -61,7 +61,9 @@ def add_user(
     from hub.runtime import Hub
 
     if role not in {r.value for r in ConsoleRole}:
-        err.print("[red]error:[/red] role must be one of " + ", ".join(r.value for r in ConsoleRole))
+        err.print(
+            "[red]error:[/red] role must be one of " + ", ".join(r.value for r in ConsoleRole)
+        )
         raise typer.Exit(2)
     password = os.environ.get("HUB_NEW_PASSWORD") or secrets.token_urlsafe(15)
     hub = Hub.start(get_settings())

@@ -7,7 +7,7 @@ the copied files are not kept in the repository.
 from __future__ import annotations
 
 import shutil
-import subprocess  # noqa: S404 - runs npm, a fixed command, at set-up time only
+import subprocess
 from pathlib import Path
 
 from hub.console.web import GOVUK_ASSETS

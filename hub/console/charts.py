@@ -61,7 +61,7 @@ def bar_chart(
     every = max(1, len(labels) // 8)
     for i, label in enumerate(labels):
         x = LEFT + slot * i + (slot - bar_w) / 2
-        base = TOP + plot_h
+        base: float = TOP + plot_h
         for s in series:
             value = s.values[i]
             if not value:

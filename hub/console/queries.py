@@ -516,7 +516,9 @@ def overrides_per_week(session: Session, weeks: int = 12) -> list[tuple[date, in
 
 
 def agencies(session: Session) -> list[tuple[str, str]]:
-    return [(a.code, a.name) for a in session.execute(select(Agency).order_by(Agency.name)).scalars()]
+    return [
+        (a.code, a.name) for a in session.execute(select(Agency).order_by(Agency.name)).scalars()
+    ]
 
 
 # ---------------------------------------------------------------------------------------

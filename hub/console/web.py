@@ -229,9 +229,7 @@ def _install_handlers(console: FastAPI) -> None:
             target += "?" + request.url.query
         if request.method != "GET":
             target = "/console/"
-        return RedirectResponse(
-            "/console/sign-in?" + urlencode({"next": target}), status_code=303
-        )
+        return RedirectResponse("/console/sign-in?" + urlencode({"next": target}), status_code=303)
 
     @console.exception_handler(NotAllowed)
     async def _forbidden(request: Request, _exc: NotAllowed) -> Response:
