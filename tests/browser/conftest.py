@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from argon2 import PasswordHasher
 import uvicorn
 
 from hub.app import create_app
@@ -60,7 +61,11 @@ def _free_port() -> int:
 
 
 @pytest.fixture
-def live(hub: Hub) -> Iterator[LiveHub]:
+def live(hub: Hub, monkeypatch: pytest.MonkeyPatch) -> Iterator[LiveHub]:
+    # The real argon2id settings cost about a second a hash here; the browser tests use less.
+    monkeypatch.setattr(
+        "hub.console.users._hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    )
     with hub.sessions() as session:
         county = build_county(
             session, hub.crypto, token_endpoint=hub.settings.token_endpoint, families=6
