@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from argon2 import PasswordHasher
 import uvicorn
+from argon2 import PasswordHasher
 
 from hub.app import create_app
 from hub.console.demo import DemoSignIn, create_demo_users, make_requests
