@@ -103,6 +103,9 @@ def browser_page(tmp_path: Path):  # type: ignore[no-untyped-def]
         )
         try:
             page = context.pages[0] if context.pages else context.new_page()
+            script_errors: list[str] = []
+            page.on("pageerror", lambda error: script_errors.append(str(error)))
             yield page
+            assert not script_errors, f"JavaScript errors on the pages: {script_errors}"
         finally:
             context.close()

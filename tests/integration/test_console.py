@@ -345,3 +345,67 @@ def test_console_starts_without_assets_and_says_so(
     page = console.api.get("/console/sign-in")
     assert page.status_code == 200
     assert "hub console assets" in page.text
+
+
+def test_sessions_slide_while_used_but_end_after_eight_hours(
+    console: Console, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import time as clock
+
+    real = clock.time
+    offset = [0.0]
+    monkeypatch.setattr(clock, "time", lambda: real() + offset[0])
+    console.sign_in("ig")
+    for _ in range(16):  # 16 x 29 minutes = 7 h 44 min, never idle for 30 minutes
+        offset[0] += 29 * 60
+        assert console.api.get("/console/log", follow_redirects=False).status_code == 200
+    offset[0] += 29 * 60  # past eight hours since signing in
+    assert console.api.get("/console/log", follow_redirects=False).status_code == 303
+
+
+def test_sessions_end_after_thirty_idle_minutes(
+    console: Console, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import time as clock
+
+    real = clock.time
+    console.sign_in("ig")
+    monkeypatch.setattr(clock, "time", lambda: real() + 31 * 60)
+    assert console.api.get("/console/log", follow_redirects=False).status_code == 303
+
+
+def test_five_wrong_passwords_lock_the_account(console: Console) -> None:
+    for _ in range(5):
+        page = console.api.get("/console/sign-in")
+        console.api.post(
+            "/console/sign-in",
+            data={"username": "ig", "password": "wrong password!", "csrf_token": csrf(page.text)},
+        )
+    page = console.api.get("/console/sign-in")
+    locked = console.api.post(
+        "/console/sign-in",
+        data={"username": "ig", "password": PASSWORD, "csrf_token": csrf(page.text)},
+    )
+    assert locked.status_code == 400
+    assert "locked for 15 minutes" in locked.text
+
+
+def test_log_pages_follow_on_without_overlap(console: Console) -> None:
+    from hub.console import queries
+
+    with console.hub.sessions() as session:
+        everything = queries.LogFilter(event="all")
+        first = queries.search_log(session, console.hub, everything, page=1, per_page=2)
+        second = queries.search_log(session, console.hub, everything, page=2, per_page=2)
+        past_the_end = queries.search_log(session, console.hub, everything, page=99, per_page=2)
+    assert first.total == second.total and first.pages == -(-first.total // 2)
+    seqs = [r.seq for r in first.rows] + [r.seq for r in second.rows]
+    assert seqs == sorted(seqs, reverse=True) and len(set(seqs)) == 4
+    assert past_the_end.page == first.pages
+    console.sign_in("ig")
+    page = console.api.get("/console/log", params={"event": "all", "page": 2})
+    assert page.status_code == 200
+    if first.total > 25:
+        assert 'aria-current="page">2<' in page.text
+    else:  # one page of 25 holds everything: a later page number shows that one page
+        assert f"{first.total} entries." in page.text
