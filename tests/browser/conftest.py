@@ -68,7 +68,7 @@ def live(hub: Hub, monkeypatch: pytest.MonkeyPatch) -> Iterator[LiveHub]:
     )
     with hub.sessions() as session:
         county = build_county(
-            session, hub.crypto, token_endpoint=hub.settings.token_endpoint, families=6
+            session, hub.crypto, token_endpoint=hub.settings.token_endpoint, families=3
         )
         sign_ins = {s.username: s for s in create_demo_users(session)}
         session.commit()
