@@ -9,9 +9,16 @@ from typing import Any
 import pytest
 from axe_playwright_python.sync_playwright import Axe
 
-from tests.browser.conftest import ARTEFACTS, LiveHub
+from tests.browser.conftest import ARTEFACTS, CHROMIUM, LiveHub
 
-pytestmark = pytest.mark.slow
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        not CHROMIUM.is_file(),
+        reason=f"Chromium is not installed at {CHROMIUM} (apt-get install -y chromium; "
+        ".ci/run does)",
+    ),
+]
 
 _axe = Axe()
 
