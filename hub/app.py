@@ -13,6 +13,7 @@ from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from hub.api import imports, log_proofs, public, v1
+from hub.console.web import create_console
 from hub.errors import HubError, error_body
 from hub.fhir import consent as fhir_consent
 from hub.fhir.router import router as fhir_router
@@ -36,6 +37,7 @@ def create_app(hub: Hub) -> FastAPI:
     app.include_router(fhir_consent.router)
     app.include_router(imports.router)
     app.include_router(fhir_router)
+    app.mount("/console", create_console(hub))
     _install_error_handlers(app)
     _install_middleware(app, hub)
     return app

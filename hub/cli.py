@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from hub import cli_audit, cli_import, cli_policy, cli_synth
+from hub import cli_audit, cli_console, cli_import, cli_policy, cli_synth
 from hub.cli_notify import notify_app
 from hub.settings import Settings, get_settings
 
@@ -32,6 +32,7 @@ app.add_typer(cli_synth.app)
 app.add_typer(cli_import.app)
 app.add_typer(notify_app, name="notify")
 app.add_typer(cli_policy.app, name="policy")
+app.add_typer(cli_console.app, name="console")
 out = Console()
 err = Console(stderr=True)
 
@@ -201,6 +202,7 @@ def demo(
     county = build_county(hub, token_endpoint=settings.token_endpoint, children=children)
     for client_id, credentials in county.clients.items():
         credentials.save(settings.data_dir / "clients" / f"{client_id}.json")
+    cli_console.prepare_demo(hub, [e["nhs"] for e in county.examples], public_url)
     _print_demo(county, public_url, settings)
     if no_serve:
         hub.close()

@@ -3,6 +3,7 @@
 from adapters.ledger import ImportLedger
 from consent.models import ConsentRecord, ConsentVersion
 from hub.agencies.models import Agency, ApiClient, Practitioner, UsedAssertion
+from hub.console.users import ConsoleUser
 from hub.db.base import Base
 from hub.disclosure.models import LogCheckpoint, LogEntry, LogFacet, LogHead, LogNode
 from hub.involvements.models import Involvement
@@ -16,6 +17,7 @@ __all__ = [
     "Base",
     "ConsentRecord",
     "ConsentVersion",
+    "ConsoleUser",
     "ImportLedger",
     "Involvement",
     "LogCheckpoint",

@@ -89,6 +89,11 @@ class InvolvementsAnswer:
     person: Person | None = None
     identifiers: list[LinkedIdentifier] = field(default_factory=list)
 
+    @property
+    def subject(self) -> str | None:
+        """The child's pseudonymous id, when the answer is about a known child."""
+        return self.person.id if self.person else None
+
 
 def who_else_is_involved(
     hub: Hub, session: Session, query: InvolvementsQuery
@@ -132,9 +137,37 @@ def who_else_is_involved(
             }
         )
 
+    return involvements_for(
+        hub,
+        session,
+        identifier,
+        purpose,
+        requester,
+        requester_log=requester_log,
+        asked=asked,
+        person_id=query.person_id,
+        what=query.what,
+        override=override,
+    )
+
+
+def involvements_for(
+    hub: Hub,
+    session: Session,
+    identifier: Identifier | None,
+    purpose: str,
+    requester: Requester,
+    *,
+    requester_log: dict[str, Any],
+    asked: dict[str, Any],
+    person_id: str | None = None,
+    what: str = "involvements",
+    override: Override | None = None,
+) -> InvolvementsAnswer:
+    """Steps 3 to 6 for a requester already authenticated (by token, or by console sign-in)."""
     # 3. Resolve the child.
     if identifier is None:
-        resolution = resolve_id(session, query.person_id or "")
+        resolution = resolve_id(session, person_id or "")
     else:
         resolution = resolve(session, hub.crypto.blind, identifier)
     person = resolution.person
@@ -144,7 +177,7 @@ def who_else_is_involved(
     now = utcnow()
     involvements = open_involvements(session, person.id, now.date()) if person else []
     identifiers: list[LinkedIdentifier] = []
-    if query.what == "patient":
+    if what == "patient":
         if person is not None:
             identifiers = linked_identifiers(
                 session,
@@ -189,7 +222,7 @@ def who_else_is_involved(
     if not decision.permitted:
         refusal = HubError(NOT_PERMITTED, code="not-permitted", status_code=403)
         return InvolvementsAnswer(status=403, receipt=receipt, decision=decision, error=refusal)
-    if query.what == "patient":
+    if what == "patient":
         # A shielded identifier is simply left out: showing it would name the agency.
         disclosed = set(decision.disclosed)
         return InvolvementsAnswer(

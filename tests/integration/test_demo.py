@@ -46,12 +46,30 @@ def test_demo_serves_and_the_printed_example_answers(tmp_path: Path) -> None:
                 break
             printed += line
         assert "audit verify" in printed, printed
+        assert f"http://127.0.0.1:{port}/console/" in printed
+        sign_in = re.search(r"ig\.officer\s+│\s+(\S+)\s+│", printed)
+        assert sign_in, printed
         for _ in range(100):
             try:
                 if httpx.get(f"http://127.0.0.1:{port}/healthz").status_code == 200:
                     break
             except httpx.HTTPError:
                 time.sleep(0.1)
+
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}") as browser:
+            form = browser.get("/console/sign-in").text
+            token_match = re.search(r'name="csrf_token" value="([^"]+)"', form)
+            assert token_match
+            signed_in = browser.post(
+                "/console/sign-in",
+                data={
+                    "username": "ig.officer",
+                    "password": sign_in.group(1),
+                    "csrf_token": token_match.group(1),
+                },
+            )
+            assert signed_in.status_code == 303, signed_in.text
+            assert browser.get("/console/log").status_code == 200
 
         token_line = next(line for line in printed.splitlines() if line.startswith("TOKEN="))
         curl_line = next(line for line in printed.splitlines() if line.startswith("curl "))

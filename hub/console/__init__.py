@@ -1,0 +1,1 @@
+"""The IG and practitioner console: server-rendered pages served by the hub itself."""
