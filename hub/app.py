@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from hub.api import log_proofs, public, v1
+from hub.api import audit, log_proofs, public, v1
 from hub.errors import HubError, error_body
 from hub.logging import log
 from hub.runtime import Hub
@@ -31,6 +31,7 @@ def create_app(hub: Hub) -> FastAPI:
     app.include_router(public.router)
     app.include_router(v1.router)
     app.include_router(log_proofs.router)
+    app.include_router(audit.router)
     _install_error_handlers(app)
     _install_middleware(app, hub)
     return app

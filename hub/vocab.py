@@ -129,3 +129,5 @@ class LogEvent(StrEnum):
     CONSENT_WITHDRAWN = "hub:consent:withdrawn"
     LINK_MADE = "hub:link:made"
     CLIENT_REGISTERED = "hub:client:registered"
+    REVIEW_RECORDED = "hub:review:recorded"
+    SUBJECT_ACCESS_REPORTED = "hub:subject-access:reported"
