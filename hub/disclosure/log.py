@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import Any
 
 import rfc8785
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
@@ -327,7 +328,7 @@ def iter_entries(session: Session, batch: int = 5000) -> Iterator[LogEntry]:
         session.expunge_all()
 
 
-def verify(session: Session, *, vkey: str | None = None) -> Verification:
+def verify(session: Session, *, vkey: str | Ed25519PublicKey | None = None) -> Verification:
     """Walk the whole log and name the first entry that does not hold.
 
     Checks each entry against its hashes, the chain, the head (size, chain hash, Merkle
@@ -410,11 +411,15 @@ def _stored_count(session: Session) -> int:
     return int(session.execute(select(func.count()).select_from(LogEntry)).scalar_one())
 
 
-def _check_checkpoint_note(cp: LogCheckpoint, vkey: str | None) -> str | None:
+def _check_checkpoint_note(cp: LogCheckpoint, vkey: str | Ed25519PublicKey | None) -> str | None:
     if vkey is None:
         return None
     try:
-        signed = checkpoint.verify_note(cp.note, vkey)
+        if isinstance(vkey, Ed25519PublicKey):
+            origin = cp.note.split("\n", 1)[0]
+            signed = checkpoint.verify_note(cp.note, checkpoint.vkey_for(origin, vkey))
+        else:
+            signed = checkpoint.verify_note(cp.note, vkey)
     except checkpoint.CheckpointError as exc:
         return f"the checkpoint at size {cp.size} is not validly signed ({exc})"
     if signed.size != cp.size or signed.root_hash.hex() != cp.root_hash:
