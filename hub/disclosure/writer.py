@@ -144,7 +144,7 @@ class LogWriter:
             with self._sessions() as session:
                 latest = tree.latest_checkpoint(session)
             self._signed_size = latest.size if latest else 0
-            self._signed_at = time.monotonic() if latest else 0.0
+            self._signed_at = time.monotonic()
         due = size - self._signed_size >= self._every or (
             size > self._signed_size and time.monotonic() - self._signed_at >= self._seconds
         )
