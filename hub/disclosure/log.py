@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -192,7 +193,8 @@ def build_batch(size: int, chained: str, frontier: list[bytes], batch: Sequence[
     return built
 
 
-_PG_HEAD = "SELECT size, chain_hash, frontier FROM disclosure_log_head WHERE id = 1 FOR UPDATE"
+_HEAD = "SELECT size, chain_hash, frontier FROM disclosure_log_head WHERE id = 1"
+_PG_HEAD = _HEAD + " FOR UPDATE"
 _PG_ENTRY = (
     "INSERT INTO disclosure_log (seq, entry_id, recorded_at, event, subject, agency, outcome, "
     "body, leaf_hash, chain_hash) VALUES (%(seq)s, %(entry_id)s, %(recorded_at)s, %(event)s, "
@@ -206,7 +208,7 @@ _PG_FACET = (
 _PG_NODE = (
     'INSERT INTO disclosure_log_node (level, "index", hash) VALUES (%(level)s, %(index)s, %(hash)s)'
 )
-_PG_MOVE = "UPDATE disclosure_log_head SET size = %s, chain_hash = %s, frontier = %s WHERE id = 1"
+_MOVE = "UPDATE disclosure_log_head SET size = %s, chain_hash = %s, frontier = %s WHERE id = 1"
 
 
 def append_and_commit_pg(connection: Any, batch: Sequence[Pending]) -> list[Receipt]:
@@ -224,12 +226,45 @@ def append_and_commit_pg(connection: Any, batch: Sequence[Pending]) -> list[Rece
             cursor.executemany(_PG_FACET, built.facets)
             if built.nodes:
                 cursor.executemany(_PG_NODE, built.nodes)
-            cursor.execute(_PG_MOVE, (built.size, built.chain_hash, built.frontier))
+            cursor.execute(_MOVE, (built.size, built.chain_hash, built.frontier))
             connection.commit()
     except BaseException:
         connection.rollback()
         raise
     return built.receipts
+
+
+def append_and_commit_sqlite(connection: Any, batch: Sequence[Pending]) -> list[Receipt]:
+    """SQLite: the same append on a plain sqlite3 connection (no ORM work per entry).
+
+    BEGIN IMMEDIATE takes the database's write lock, which is the head lock on SQLite.
+    Timestamps are written in the form SQLAlchemy's SQLite DateTime reads back.
+    """
+    cursor = connection.cursor()
+    try:
+        cursor.execute("BEGIN IMMEDIATE")
+        size, chained, frontier = cursor.execute(_HEAD).fetchone()
+        built = build_batch(size, chained, parse_frontier(frontier), batch)
+        for row in built.entries:
+            row["recorded_at"] = row["recorded_at"].strftime("%Y-%m-%d %H:%M:%S.%f")
+        cursor.executemany(_sqlite(_PG_ENTRY), built.entries)
+        cursor.executemany(_sqlite(_PG_FACET), built.facets)
+        if built.nodes:
+            cursor.executemany(_sqlite(_PG_NODE), built.nodes)
+        cursor.execute(_MOVE.replace("%s", "?"), (built.size, built.chain_hash, built.frontier))
+        cursor.execute("COMMIT")
+    except BaseException:
+        if connection.in_transaction:
+            cursor.execute("ROLLBACK")
+        raise
+    finally:
+        cursor.close()
+    return built.receipts
+
+
+def _sqlite(statement: str) -> str:
+    """The PostgreSQL statement with sqlite3's named parameters (%(name)s -> :name)."""
+    return re.sub(r"%\((\w+)\)s", r":\1", statement)
 
 
 NODE_LEVEL = 8
