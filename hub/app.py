@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from hub.api import imports, log_proofs, public, v1
+from hub.api import audit, imports, log_proofs, public, v1
 from hub.console.web import create_console
 from hub.errors import HubError, error_body
 from hub.fhir import consent as fhir_consent
@@ -34,6 +34,7 @@ def create_app(hub: Hub) -> FastAPI:
     app.include_router(public.router)
     app.include_router(v1.router)
     app.include_router(log_proofs.router)
+    app.include_router(audit.router)
     app.include_router(fhir_consent.router)
     app.include_router(imports.router)
     app.include_router(fhir_router)

@@ -47,17 +47,17 @@ def verify(
         _report(check.ok, check.entries, check.checkpoints, check.first_bad, check.reason)
         return
 
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
     from hub.crypto.keys import KeyringError, load_keyring
     from hub.db.engine import engine_for, make_sessionmaker
     from hub.disclosure.log import verify as verify_log
-    from hub.disclosure.tree import LogSigner, log_origin
 
     settings = get_settings()
-    trusted = _text_or_file(vkey).strip() if vkey else None
+    trusted: str | Ed25519PublicKey | None = _text_or_file(vkey).strip() if vkey else None
     if trusted is None:
         try:
-            signing_key = load_keyring(settings).log_signing_key
-            trusted = LogSigner(log_origin(settings.public_url), signing_key).vkey
+            trusted = load_keyring(settings).log_signing_key.public_key()
         except KeyringError:
             err.print("No key found: checkpoint signatures are not checked (give --vkey).")
     engine = engine_for(settings)

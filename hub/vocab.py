@@ -152,5 +152,5 @@ class LogEvent(StrEnum):
     POLICY_REFUSED = "hub:policy:refused"
     LINK_MADE = "hub:link:made"
     CLIENT_REGISTERED = "hub:client:registered"
-    DISCLOSURE_REVIEWED = "hub:disclosure:reviewed"
+    REVIEW_RECORDED = "hub:review:recorded"
     SUBJECT_ACCESS_REPORTED = "hub:subject-access:reported"

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy import ColumnElement, and_, case, func, or_, select
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import InstrumentedAttribute, Session, aliased
 
@@ -24,6 +24,7 @@ from hub.agencies.models import Agency
 from hub.db.base import utcnow
 from hub.disclosure import checkpoint, log, merkle
 from hub.disclosure.models import LogEntry
+from hub.disclosure.search import review_body
 from hub.identifiers import (
     NHS_NUMBER_SYSTEM,
     UPN_SYSTEM,
@@ -165,14 +166,34 @@ def find_child(session: Session, hub: Hub, text: str) -> Person:
     return found
 
 
+STATE_OF_VERDICT = {"reviewed": "accepted", "questioned": "concern"}
+"""The console's words for a review, as the log's review states (hub/disclosure/search.py)."""
+
+
+def _verdict_of(state: str | None) -> str | None:
+    return {"accepted": "reviewed", "concern": "questioned", "flagged": "questioned"}.get(
+        state or ""
+    )
+
+
 def _review_verdict(session: Session) -> Any:
-    """The latest review verdict on each entry, as a correlated subquery."""
+    """The latest review of each entry, in the console's words, as a correlated subquery.
+
+    Reviews made here and through the IG API are the same kind of log entry, so either
+    shows in both.
+    """
     review = aliased(LogEntry)
+    state = _json_text(session, review.body, "review", "state")
+    verdict = case(
+        (state == "accepted", "reviewed"),
+        (state.in_(["concern", "flagged"]), "questioned"),
+        else_=None,
+    )
     return (
-        select(_json_text(session, review.body, "review", "verdict"))
+        select(verdict)
         .where(
-            review.event == str(LogEvent.DISCLOSURE_REVIEWED),
-            _json_text(session, review.body, "review", "of") == LogEntry.entry_id,
+            review.event == str(LogEvent.REVIEW_RECORDED),
+            _json_text(session, review.body, "review", "entry_id") == LogEntry.entry_id,
         )
         .order_by(review.seq.desc())
         .limit(1)
@@ -194,7 +215,7 @@ def _conditions(session: Session, hub: Hub, given: LogFilter) -> list[ColumnElem
     if given.event == "decisions":
         where.append(LogEntry.event == str(LogEvent.DISCLOSURE_DECIDED))
     elif given.event == "reviews":
-        where.append(LogEntry.event == str(LogEvent.DISCLOSURE_REVIEWED))
+        where.append(LogEntry.event == str(LogEvent.REVIEW_RECORDED))
     if given.child:
         where.append(LogEntry.subject == find_child(session, hub, given.child).id)
     if given.agency:
@@ -331,21 +352,23 @@ def _reviews_of(session: Session, entry_id: str) -> list[Review]:
     rows = session.execute(
         select(LogEntry)
         .where(
-            LogEntry.event == str(LogEvent.DISCLOSURE_REVIEWED),
-            _json_text(session, LogEntry.body, "review", "of") == entry_id,
+            LogEntry.event == str(LogEvent.REVIEW_RECORDED),
+            _json_text(session, LogEntry.body, "review", "entry_id") == entry_id,
         )
         .order_by(LogEntry.seq)
     ).scalars()
     reviews = []
     for row in rows:
-        review = json.loads(row.body)["review"]
+        body = json.loads(row.body)
+        review, reviewer = body["review"], body.get("reviewer") or {}
+        who = str(reviewer.get("console_user") or reviewer.get("practitioner") or "")
         reviews.append(
             Review(
                 seq=row.seq,
                 recorded_at=row.recorded_at,
-                reviewer=review["reviewer"],
-                reviewer_name=review.get("reviewer_name", review["reviewer"]),
-                verdict=review["verdict"],
+                reviewer=who,
+                reviewer_name=str(reviewer.get("name") or who),
+                verdict=_verdict_of(review.get("state")) or "questioned",
                 comment=review.get("comment", ""),
             )
         )
@@ -435,18 +458,15 @@ def record_review(
         raise ValueError("unknown review verdict")
     return log.append(
         session,
-        event=LogEvent.DISCLOSURE_REVIEWED,
+        event=LogEvent.REVIEW_RECORDED,
         subject=entry.row.subject,
-        body={
-            "review": {
-                "of": entry.row.entry_id,
-                "of_seq": entry.row.seq,
-                "reviewer": reviewer,
-                "reviewer_name": reviewer_name,
-                "verdict": verdict,
-                "comment": comment,
-            }
-        },
+        body=review_body(
+            seq=entry.row.seq,
+            entry_id=entry.row.entry_id,
+            state=STATE_OF_VERDICT[verdict],
+            comment=comment,
+            reviewer={"console_user": reviewer, "name": reviewer_name},
+        ),
     )
 
 

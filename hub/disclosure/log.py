@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import rfc8785
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
@@ -191,7 +193,8 @@ def build_batch(size: int, chained: str, frontier: list[bytes], batch: Sequence[
     return built
 
 
-_PG_HEAD = "SELECT size, chain_hash, frontier FROM disclosure_log_head WHERE id = 1 FOR UPDATE"
+_HEAD = "SELECT size, chain_hash, frontier FROM disclosure_log_head WHERE id = 1"
+_PG_HEAD = _HEAD + " FOR UPDATE"
 _PG_ENTRY = (
     "INSERT INTO disclosure_log (seq, entry_id, recorded_at, event, subject, agency, outcome, "
     "body, leaf_hash, chain_hash) VALUES (%(seq)s, %(entry_id)s, %(recorded_at)s, %(event)s, "
@@ -205,7 +208,7 @@ _PG_FACET = (
 _PG_NODE = (
     'INSERT INTO disclosure_log_node (level, "index", hash) VALUES (%(level)s, %(index)s, %(hash)s)'
 )
-_PG_MOVE = "UPDATE disclosure_log_head SET size = %s, chain_hash = %s, frontier = %s WHERE id = 1"
+_MOVE = "UPDATE disclosure_log_head SET size = %s, chain_hash = %s, frontier = %s WHERE id = 1"
 
 
 def append_and_commit_pg(connection: Any, batch: Sequence[Pending]) -> list[Receipt]:
@@ -223,12 +226,45 @@ def append_and_commit_pg(connection: Any, batch: Sequence[Pending]) -> list[Rece
             cursor.executemany(_PG_FACET, built.facets)
             if built.nodes:
                 cursor.executemany(_PG_NODE, built.nodes)
-            cursor.execute(_PG_MOVE, (built.size, built.chain_hash, built.frontier))
+            cursor.execute(_MOVE, (built.size, built.chain_hash, built.frontier))
             connection.commit()
     except BaseException:
         connection.rollback()
         raise
     return built.receipts
+
+
+def append_and_commit_sqlite(connection: Any, batch: Sequence[Pending]) -> list[Receipt]:
+    """SQLite: the same append on a plain sqlite3 connection (no ORM work per entry).
+
+    BEGIN IMMEDIATE takes the database's write lock, which is the head lock on SQLite.
+    Timestamps are written in the form SQLAlchemy's SQLite DateTime reads back.
+    """
+    cursor = connection.cursor()
+    try:
+        cursor.execute("BEGIN IMMEDIATE")
+        size, chained, frontier = cursor.execute(_HEAD).fetchone()
+        built = build_batch(size, chained, parse_frontier(frontier), batch)
+        for row in built.entries:
+            row["recorded_at"] = row["recorded_at"].strftime("%Y-%m-%d %H:%M:%S.%f")
+        cursor.executemany(_sqlite(_PG_ENTRY), built.entries)
+        cursor.executemany(_sqlite(_PG_FACET), built.facets)
+        if built.nodes:
+            cursor.executemany(_sqlite(_PG_NODE), built.nodes)
+        cursor.execute(_MOVE.replace("%s", "?"), (built.size, built.chain_hash, built.frontier))
+        cursor.execute("COMMIT")
+    except BaseException:
+        if connection.in_transaction:
+            cursor.execute("ROLLBACK")
+        raise
+    finally:
+        cursor.close()
+    return built.receipts
+
+
+def _sqlite(statement: str) -> str:
+    """The PostgreSQL statement with sqlite3's named parameters (%(name)s -> :name)."""
+    return re.sub(r"%\((\w+)\)s", r":\1", statement)
 
 
 NODE_LEVEL = 8
@@ -327,7 +363,7 @@ def iter_entries(session: Session, batch: int = 5000) -> Iterator[LogEntry]:
         session.expunge_all()
 
 
-def verify(session: Session, *, vkey: str | None = None) -> Verification:
+def verify(session: Session, *, vkey: str | Ed25519PublicKey | None = None) -> Verification:
     """Walk the whole log and name the first entry that does not hold.
 
     Checks each entry against its hashes, the chain, the head (size, chain hash, Merkle
@@ -410,11 +446,15 @@ def _stored_count(session: Session) -> int:
     return int(session.execute(select(func.count()).select_from(LogEntry)).scalar_one())
 
 
-def _check_checkpoint_note(cp: LogCheckpoint, vkey: str | None) -> str | None:
+def _check_checkpoint_note(cp: LogCheckpoint, vkey: str | Ed25519PublicKey | None) -> str | None:
     if vkey is None:
         return None
     try:
-        signed = checkpoint.verify_note(cp.note, vkey)
+        if isinstance(vkey, Ed25519PublicKey):
+            origin = cp.note.split("\n", 1)[0]
+            signed = checkpoint.verify_note(cp.note, checkpoint.vkey_for(origin, vkey))
+        else:
+            signed = checkpoint.verify_note(cp.note, vkey)
     except checkpoint.CheckpointError as exc:
         return f"the checkpoint at size {cp.size} is not validly signed ({exc})"
     if signed.size != cp.size or signed.root_hash.hex() != cp.root_hash:

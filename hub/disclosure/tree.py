@@ -44,9 +44,13 @@ class LogSigner:
 
 
 def log_origin(public_url: str) -> str:
-    """A C2SP origin for this hub's log: its public address without the scheme."""
+    """A C2SP origin for this hub's log: its public host and path, without scheme or port.
+
+    The port is left out so that the same hub's log keeps one name when it is served on
+    another port (the demo's --port, a proxy in front).
+    """
     parts = urlsplit(public_url)
-    return f"{parts.netloc}{parts.path.rstrip('/')}/disclosure-log"
+    return f"{parts.hostname or parts.netloc}{parts.path.rstrip('/')}/disclosure-log"
 
 
 @dataclass(frozen=True)

@@ -47,7 +47,8 @@ class LogWriter:
         engine: Engine | None = None,
     ) -> None:
         self._sessions = sessions
-        self._pg = engine if engine is not None and engine.dialect.name == "postgresql" else None
+        self._engine = engine
+        self._dialect = engine.dialect.name if engine is not None else None
         self._raw: Any = None
         self._signer = signer
         self._max_batch = max_batch
@@ -93,8 +94,8 @@ class LogWriter:
         size = 0
         try:
             pending = [w.pending for w in batch]
-            if self._pg is not None:
-                receipts = self._append_pg(pending)
+            if self._dialect in {"postgresql", "sqlite"}:
+                receipts = self._append_raw(pending)
             else:
                 with self._sessions() as session:
                     receipts = log.append_many(session, pending)
@@ -119,13 +120,15 @@ class LogWriter:
         if size:
             self._maybe_sign(size)
 
-    def _append_pg(self, pending: list[log.Pending]) -> list[log.Receipt]:
-        """PostgreSQL: a connection kept by the writer, pipelined (see append_and_commit_pg)."""
-        assert self._pg is not None
+    def _append_raw(self, pending: list[log.Pending]) -> list[log.Receipt]:
+        """A connection kept by the writer, driven without the ORM (see log.append_and_commit_*)."""
+        assert self._engine is not None
         if self._raw is None:
-            self._raw = self._pg.raw_connection()
+            self._raw = self._engine.raw_connection()
         try:
-            return log.append_and_commit_pg(self._raw.driver_connection, pending)
+            if self._dialect == "postgresql":
+                return log.append_and_commit_pg(self._raw.driver_connection, pending)
+            return log.append_and_commit_sqlite(self._raw.driver_connection, pending)
         except BaseException:
             self._raw.invalidate()
             self._raw = None
@@ -144,7 +147,7 @@ class LogWriter:
             with self._sessions() as session:
                 latest = tree.latest_checkpoint(session)
             self._signed_size = latest.size if latest else 0
-            self._signed_at = time.monotonic() if latest else 0.0
+            self._signed_at = time.monotonic()
         due = size - self._signed_size >= self._every or (
             size > self._signed_size and time.monotonic() - self._signed_at >= self._seconds
         )

@@ -217,7 +217,7 @@ def test_review_is_a_new_log_entry_and_the_chain_still_verifies(console: Console
     with console.hub.sessions() as session:
         assert session.get(LogEntry, seq).body == original  # type: ignore[union-attr]
         review = session.execute(select(LogEntry).order_by(LogEntry.seq.desc())).scalars().first()
-        assert review is not None and review.event == "hub:disclosure:reviewed"
+        assert review is not None and review.event == "hub:review:recorded"
         assert json.loads(review.body)["review"]["of_seq"] == seq
         assert verify(session).ok
     questioned = console.api.get("/console/log", params={"review": "questioned"})
