@@ -241,7 +241,7 @@ def test_integrity_page_shows_verification_and_a_signed_tree_head(console: Conso
     console.sign_in("ig")
     page = console.api.get("/console/integrity")
     assert "The disclosure log verifies" in page.text
-    assert "\u2014 127.0.0.1:8000/disclosure-log " in page.text
+    assert "\u2014 127.0.0.1/disclosure-log " in page.text
 
 
 def test_child_page_goes_through_the_decision_and_is_logged(console: Console) -> None:
