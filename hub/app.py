@@ -15,6 +15,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from hub.api import audit, imports, log_proofs, public, v1
 from hub.console.web import create_console
 from hub.errors import HubError, error_body
+from hub.fhir import audit as fhir_audit
 from hub.fhir import consent as fhir_consent
 from hub.fhir.router import router as fhir_router
 from hub.logging import log
@@ -37,6 +38,7 @@ def create_app(hub: Hub) -> FastAPI:
     app.include_router(audit.router)
     app.include_router(fhir_consent.router)
     app.include_router(imports.router)
+    app.include_router(fhir_audit.router)
     app.include_router(fhir_router)
     app.mount("/console", create_console(hub))
     _install_error_handlers(app)

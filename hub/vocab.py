@@ -153,4 +153,5 @@ class LogEvent(StrEnum):
     LINK_MADE = "hub:link:made"
     CLIENT_REGISTERED = "hub:client:registered"
     REVIEW_RECORDED = "hub:review:recorded"
+    AUDIT_SEARCHED = "hub:audit:searched"
     SUBJECT_ACCESS_REPORTED = "hub:subject-access:reported"

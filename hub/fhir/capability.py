@@ -89,6 +89,17 @@ def capability_statement(
             "inactive withdraws, entered-in-error voids, active amends. Needs "
             "system/Consent.write to write and system/Consent.read to read.",
         },
+        {
+            "type": "AuditEvent",
+            "interaction": [{"code": "search-type"}],
+            "searchParam": [
+                patient_param,
+                _search("date", "date", "ge/gt and le/lt bounds on when it was recorded."),
+                _search("outcome", "token", "The decision: permit, partial or deny."),
+            ],
+            "documentation": "The disclosure log as IHE BALP AuditEvents, for information "
+            "governance; each search is itself logged. Needs system/AuditEvent.read.",
+        },
     ]
     if topics:
         resources.append(

@@ -30,7 +30,7 @@ DEFAULT_COUNT = 20
 MAX_COUNT = 100
 FHIR_ID = r"^[A-Za-z0-9\-.]{1,64}$"
 SERVED_TYPES = frozenset(
-    {"metadata", "Patient", "CareTeam", "EpisodeOfCare", "Subscription", "Consent"}
+    {"metadata", "Patient", "CareTeam", "EpisodeOfCare", "Subscription", "Consent", "AuditEvent"}
 )
 JSON_FORMATS = frozenset({"json", "application/json", FHIR_JSON})
 

@@ -77,7 +77,14 @@ def test_metadata_tells_the_truth(world: World) -> None:
     assert response.headers["content-type"].startswith("application/fhir+json")
     body = valid(response.json())
     served = {r["type"]: r for r in body["rest"][0]["resource"]}
-    assert set(served) <= {"Patient", "CareTeam", "EpisodeOfCare", "Subscription", "Consent"}
+    assert set(served) <= {
+        "Patient",
+        "CareTeam",
+        "EpisodeOfCare",
+        "Subscription",
+        "Consent",
+        "AuditEvent",
+    }
     assert {"Patient", "CareTeam", "EpisodeOfCare", "Consent"} <= set(served)
     # Everything advertised answers something other than "not served".
     for resource_type, entry in served.items():

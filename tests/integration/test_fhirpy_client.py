@@ -124,3 +124,18 @@ def test_fhirpy_sees_operation_outcomes(served: tuple[World, str]) -> None:
 
     statement = fhir.execute("metadata", method="get")
     get_fhir_model_class("CapabilityStatement").model_validate(statement)
+
+
+def test_fhirpy_reads_audit_events_as_an_ig_system(served: tuple[World, str]) -> None:
+    from tests.integration.test_fhir_audit import add_ig_client
+
+    world, base = served
+    add_ig_client(world)
+    assert world.ask("COUNCIL", f"nhs|{NHS_CONSENTED}").status_code == 200
+    ig = SyncFHIRClient(f"{base}/fhir", authorization=f"Bearer {world.token('IG')}")
+
+    events = ig.resources("AuditEvent").search(outcome="partial").limit(5).fetch()
+
+    assert events
+    for event in events:
+        assert validated(event)["resourceType"] == "AuditEvent"
