@@ -40,7 +40,7 @@ def world(hub: Hub) -> Iterator[World]:
         populate(built)
         built.ask("COUNCIL", f"nhs|{NHS_CONSENTED}", practitioner="C-7")
         built.ask("HEALTH", f"nhs|{NHS_NO_CONSENT}", practitioner="H-9")
-        built.ask("SCHOOL", f"nhs|{NHS_CONSENTED}", practitioner="S-3", role="teacher")
+        built.ask("SCHOOL", f"nhs|{NHS_CONSENTED}", practitioner="S-3", role="police-officer")
         built.ask(
             "COUNCIL",
             f"nhs|{NHS_CONSENTED}",
