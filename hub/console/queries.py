@@ -22,7 +22,7 @@ from sqlalchemy.orm import InstrumentedAttribute, Session, aliased
 from consent.models import ConsentRecord
 from hub.agencies.models import Agency
 from hub.db.base import utcnow
-from hub.disclosure import checkpoint, log, merkle
+from hub.disclosure import log, tree
 from hub.disclosure.models import LogEntry
 from hub.disclosure.search import review_body
 from hub.identifiers import (
@@ -561,29 +561,16 @@ class Integrity:
 
 
 def latest_signed_tree_head(session: Session, hub: Hub) -> TreeHead | None:
-    """A checkpoint over the whole log, signed now with the hub's log key.
-
-    The log work will keep signed tree heads as they are published; until then the console
-    signs one on demand over the stored leaf hashes, in the same C2SP checkpoint format.
-    """
-    leaves = [
-        bytes.fromhex(h)
-        for h in session.execute(select(LogEntry.leaf_hash).order_by(LogEntry.seq)).scalars()
-    ]
-    if not leaves:
+    """The newest tree head the hub has signed and published (hub/disclosure/tree.py)."""
+    signed = tree.latest_checkpoint(session)
+    if signed is None:
         return None
-    root = merkle.root(leaves)
-    origin = hub.settings.public_url.split("://", 1)[-1] + "/disclosure-log"
-    key = hub.keyring.log_signing_key
-    note = checkpoint.sign_checkpoint(
-        checkpoint.Checkpoint(origin=origin, size=len(leaves), root_hash=root), origin, key
-    )
     return TreeHead(
-        size=len(leaves),
-        root_hash=root.hex(),
-        note=note,
-        public_key=checkpoint.vkey_for(origin, key.public_key()),
-        source="signed on request by this hub",
+        size=signed.size,
+        root_hash=signed.root_hash,
+        note=signed.note,
+        public_key=hub.log_signer.vkey,
+        source=f"signed by this hub at {signed.signed_at:%Y-%m-%d %H:%M} UTC",
     )
 
 

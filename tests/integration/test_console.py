@@ -218,7 +218,7 @@ def test_review_is_a_new_log_entry_and_the_chain_still_verifies(console: Console
         assert session.get(LogEntry, seq).body == original  # type: ignore[union-attr]
         review = session.execute(select(LogEntry).order_by(LogEntry.seq.desc())).scalars().first()
         assert review is not None and review.event == "hub:review:recorded"
-        assert json.loads(review.body)["review"]["of_seq"] == seq
+        assert json.loads(review.body)["review"]["seq"] == seq
         assert verify(session).ok
     questioned = console.api.get("/console/log", params={"review": "questioned"})
     assert f"Decision {seq}<" in questioned.text
@@ -238,6 +238,11 @@ def test_csv_export_follows_the_filters_and_defuses_formulas(console: Console) -
 
 
 def test_integrity_page_shows_verification_and_a_signed_tree_head(console: Console) -> None:
+    from hub.disclosure import tree
+
+    with console.hub.sessions() as session:
+        tree.sign_checkpoint(session, console.hub.log_signer)
+        session.commit()
     console.sign_in("ig")
     page = console.api.get("/console/integrity")
     assert "The disclosure log verifies" in page.text
