@@ -11,6 +11,7 @@ from pydantic import BaseModel
 from consent.schemas import ConsentIn, ConsentOut
 from consent.service import record_consent, withdraw_consent
 from hub.api.deps import CallerDep, HubDep, SessionDep, calling_agency
+from hub.api.openapi import ErrorOut
 from hub.auth.scopes import Scope
 from hub.disclosure.flow import InvolvementsAnswer, InvolvementsQuery, who_else_is_involved
 from hub.involvements.models import Involvement
@@ -130,7 +131,10 @@ def post_consent_withdrawal(
     "/children/involvements",
     response_model=InvolvementsOut,
     responses={
-        400: {"model": RefusalOut, "description": "The request is malformed."},
+        400: {
+            "model": ErrorOut,
+            "description": "The request is malformed (with a receipt when it was logged).",
+        },
         401: {"model": RefusalOut, "description": "No valid access token."},
         403: {"model": RefusalOut, "description": "Not permitted, or no such child."},
     },
