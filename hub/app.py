@@ -8,11 +8,13 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from hub.api import openapi, public, v1
+from hub.api.guards import BodySizeLimit
+from hub.api.guards import SafeJSONResponse as JSONResponse
 from hub.errors import HubError, error_body
 from hub.logging import log
 from hub.runtime import Hub
@@ -26,11 +28,17 @@ decision, permit or deny, is written with its reasons to a tamper-evident disclo
 
 
 def create_app(hub: Hub) -> FastAPI:
-    app = FastAPI(title="Early Help Hub", version="0.1.0", description=DESCRIPTION)
+    app = FastAPI(
+        title="Early Help Hub",
+        version="0.1.0",
+        description=DESCRIPTION,
+        default_response_class=JSONResponse,
+    )
     app.state.hub = hub
     app.include_router(public.router)
     app.include_router(v1.router)
     _install_error_handlers(app)
+    app.add_middleware(BodySizeLimit, limit=hub.settings.max_request_bytes)
     _install_middleware(app, hub)
     openapi.install(app)
     return app
@@ -54,7 +62,9 @@ def _install_error_handlers(app: FastAPI) -> None:
             405: "This address does not accept that method.",
         }
         message = messages.get(exc.status_code, str(exc.detail))
-        code = {404: "not-found", 405: "method-not-allowed"}.get(exc.status_code, "http-error")
+        code = {404: "not-found", 405: "method-not-allowed", 413: "body-too-large"}.get(
+            exc.status_code, "http-error"
+        )
         return JSONResponse(error_body(message, code), status_code=exc.status_code)
 
     @app.exception_handler(OperationalError)
@@ -97,6 +107,7 @@ def _install_middleware(app: FastAPI, hub: Hub) -> None:
             )
         else:
             response = await call_next(request)
+        response.headers["X-Content-Type-Options"] = "nosniff"
         route = request.scope.get("route")
         log.info(
             "request",

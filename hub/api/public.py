@@ -9,11 +9,11 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy import text
 
 from hub.api.deps import HubDep, SessionDep
+from hub.api.guards import SafeJSONResponse as JSONResponse
 from hub.auth.scopes import ALL_SCOPES
 from hub.auth.server import ASSERTION_ALGORITHMS, HubAuthorizationServer
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Path, Query, Request
-from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from consent.schemas import ConsentIn, ConsentOut
 from consent.service import record_consent, withdraw_consent
 from hub.api.deps import CallerDep, HubDep, SessionDep, calling_agency
+from hub.api.guards import SafeJSONResponse as JSONResponse
 from hub.api.openapi import ErrorOut
 from hub.auth.scopes import Scope
 from hub.disclosure.flow import InvolvementsAnswer, InvolvementsQuery, who_else_is_involved
