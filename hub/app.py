@@ -15,6 +15,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from hub.api import openapi, public, v1
 from hub.api.guards import BodySizeLimit
 from hub.api.guards import SafeJSONResponse as JSONResponse
+from hub.api.ratelimit import RateLimit
 from hub.errors import HubError, error_body
 from hub.logging import log
 from hub.runtime import Hub
@@ -39,6 +40,7 @@ def create_app(hub: Hub) -> FastAPI:
     app.include_router(v1.router)
     _install_error_handlers(app)
     app.add_middleware(BodySizeLimit, limit=hub.settings.max_request_bytes)
+    app.add_middleware(RateLimit, rate=hub.settings.rate_limit, tokens=hub.tokens)
     _install_middleware(app, hub)
     openapi.install(app)
     return app

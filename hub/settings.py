@@ -35,6 +35,10 @@ class Settings(BaseSettings):
     policy_dir: Path | None = None
     max_request_bytes: int = Field(default=1_000_000, ge=1024)
     log_level: str = "INFO"
+    rate_limit: str = Field(
+        default="100/second;3000/minute",
+        description="Per client and per worker, in the limits library's notation; empty: off.",
+    )
 
     @field_validator("public_url")
     @classmethod

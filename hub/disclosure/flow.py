@@ -24,7 +24,7 @@ from hub.errors import BadRequest, HubError, Unauthenticated
 from hub.identifiers import Identifier, InvalidIdentifier, parse_identifier
 from hub.involvements.models import Involvement
 from hub.involvements.service import open_involvements
-from hub.people.resolve import resolve
+from hub.people.resolve import NOBODY, resolve
 from hub.runtime import Hub
 from hub.vocab import LogEvent, Purpose, Role
 
@@ -95,15 +95,17 @@ def who_else_is_involved(
     resolution = resolve(session, hub.crypto.blind, identifier)
     person = resolution.person
 
-    # 4. Decide: rules, then consent, then shielding.
+    # 4. Decide: rules, then consent, then shielding. An unknown child costs the same
+    # queries as a known one (against an id no one has), so time does not tell them apart.
     now = utcnow()
-    involvements = open_involvements(session, person.id, now.date()) if person else []
+    subject_id = person.id if person else NOBODY
+    involvements = open_involvements(session, subject_id, now.date())
     decision = decide(
         requester=requester,
         purpose=purpose,
         subject_known=person is not None,
         items=[Item(id=i.id, kind="involvement", sensitivity=i.sensitivity) for i in involvements],
-        consents=consents_for(session, person.id) if person else [],
+        consents=consents_for(session, subject_id),
         rules=hub.rules,
         at=now,
     )
