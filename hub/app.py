@@ -12,9 +12,11 @@ from fastapi.responses import Response
 from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from hub import metrics
 from hub.api import openapi, public, v1
 from hub.api.guards import BodySizeLimit
 from hub.api.guards import SafeJSONResponse as JSONResponse
+from hub.api.metrics import router as metrics_router
 from hub.api.ratelimit import RateLimit
 from hub.errors import HubError, error_body
 from hub.logging import log
@@ -38,6 +40,7 @@ def create_app(hub: Hub) -> FastAPI:
     app.state.hub = hub
     app.include_router(public.router)
     app.include_router(v1.router)
+    app.include_router(metrics_router)
     _install_error_handlers(app)
     app.add_middleware(BodySizeLimit, limit=hub.settings.max_request_bytes)
     app.add_middleware(RateLimit, rate=hub.settings.rate_limit, tokens=hub.tokens)
@@ -110,12 +113,15 @@ def _install_middleware(app: FastAPI, hub: Hub) -> None:
         else:
             response = await call_next(request)
         response.headers["X-Content-Type-Options"] = "nosniff"
-        route = request.scope.get("route")
+        route = getattr(request.scope.get("route"), "path", "unmatched")
+        elapsed = time.perf_counter() - started
+        metrics.REQUESTS.labels(request.method, route, str(response.status_code)).inc()
+        metrics.REQUEST_SECONDS.labels(route).observe(elapsed)
         log.info(
             "request",
             method=request.method,
-            route=getattr(route, "path", "unmatched"),
+            route=route,
             status=response.status_code,
-            ms=round((time.perf_counter() - started) * 1000, 2),
+            ms=round(elapsed * 1000, 2),
         )
         return response

@@ -26,6 +26,7 @@ PUBLIC_PATHS = frozenset(
         "/oauth/token",
         "/healthz",
         "/readyz",
+        "/metrics",
     }
 )
 

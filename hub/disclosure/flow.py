@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from consent.check import consents_for
+from hub import metrics
 from hub.auth.scopes import Scope
 from hub.auth.tokens import Caller
 from hub.db.base import utcnow
@@ -201,19 +202,23 @@ def _record(
     purpose: str | None,
     asked: dict[str, Any],
 ) -> log.Receipt:
-    return log.append(
-        session,
-        event=LogEvent.DISCLOSURE_DECIDED,
-        subject=subject,
-        agency=requester["agency"] if requester else None,
-        outcome=str(decision.outcome),
-        body={
-            "requester": requester,
-            "purpose": purpose if purpose in {p.value for p in Purpose} else None,
-            "asked": asked,
-            "decision": decision.as_log(),
-        },
-    )
+    metrics.DECISIONS.labels(str(decision.outcome)).inc()
+    with metrics.LOG_APPEND_SECONDS.time():
+        receipt = log.append(
+            session,
+            event=LogEvent.DISCLOSURE_DECIDED,
+            subject=subject,
+            agency=requester["agency"] if requester else None,
+            outcome=str(decision.outcome),
+            body={
+                "requester": requester,
+                "purpose": purpose if purpose in {p.value for p in Purpose} else None,
+                "asked": asked,
+                "decision": decision.as_log(),
+            },
+        )
+    metrics.CHAIN_HEAD_SIZE.set(receipt.index + 1)
+    return receipt
 
 
 def _refuse(
