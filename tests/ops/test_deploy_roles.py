@@ -68,7 +68,7 @@ def test_the_app_role_appends_but_cannot_update_delete_or_truncate_the_log(
         "ALTER TABLE disclosure_log DISABLE TRIGGER ALL",
         "DROP TRIGGER disclosure_log_no_change ON disclosure_log",
     ):
-        with pytest.raises(ProgrammingError, match="permission denied|must be owner"):
+        with pytest.raises(ProgrammingError, match=r"permission denied|must be owner"):
             conn.exec_driver_sql(statement)
     assert conn.execute(text("SELECT current_user")).scalar_one().startswith("ehh_app_")
     assert conn.execute(text("SELECT count(*) FROM disclosure_log")).scalar_one() == 1
