@@ -190,8 +190,10 @@ def create_pg_database() -> str:
 
 def serve(app: str, port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
     process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port)]
-        + ["--workers", "2", "--no-access-log", "--log-level", "warning"],
+        [
+            *(sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port)),
+            *("--workers", "2", "--no-access-log", "--log-level", "warning"),
+        ],
         cwd=ROOT,
         env={**os.environ, **env},
         stdout=subprocess.DEVNULL,
@@ -221,8 +223,10 @@ def stop(process: subprocess.Popen[bytes]) -> None:
 def load(target: str, seconds: float, meta_path: Path) -> dict[str, Any]:
     """Run the load generator in a second process; it prints one JSON line."""
     done = subprocess.run(
-        [sys.executable, __file__, "--generate", target, "--seconds", str(seconds)]
-        + ["--meta", str(meta_path)],
+        [
+            *(sys.executable, __file__, "--generate", target, "--seconds", str(seconds)),
+            *("--meta", str(meta_path)),
+        ],
         capture_output=True,
         text=True,
         check=True,
@@ -370,7 +374,10 @@ def main() -> None:
     if args.only:
         dbs = [args.only]
     runs = [run(db, args.seconds, args.children) for db in dbs]
-    print(f"{'db':<12}{'hub rps':>9}{'p50 ms':>8}{'p99 ms':>8}{'floor rps':>11}{'p99 ms':>8}{'ratio':>7}")
+    print(
+        f"{'db':<12}{'hub rps':>9}{'p50 ms':>8}{'p99 ms':>8}"
+        f"{'floor rps':>11}{'p99 ms':>8}{'ratio':>7}"
+    )
     for r in runs:
         print(
             f"{r['db']:<12}{r['hub_rps']:>9}{r['hub_p50_ms']:>8}{r['hub_p99_ms']:>8}"
