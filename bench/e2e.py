@@ -374,15 +374,10 @@ def main() -> None:
     if args.only:
         dbs = [args.only]
     runs = [run(db, args.seconds, args.children) for db in dbs]
-    print(
-        f"{'db':<12}{'hub rps':>9}{'p50 ms':>8}{'p99 ms':>8}"
-        f"{'floor rps':>11}{'p99 ms':>8}{'ratio':>7}"
-    )
+    columns = ("db", "hub_rps", "hub_p50_ms", "hub_p99_ms", "floor_rps", "floor_p99_ms", "ratio")
+    print("  ".join(f"{c:>12}" for c in columns))
     for r in runs:
-        print(
-            f"{r['db']:<12}{r['hub_rps']:>9}{r['hub_p50_ms']:>8}{r['hub_p99_ms']:>8}"
-            f"{r['floor_rps']:>11}{r['floor_p99_ms']:>8}{r['ratio']:>7}"
-        )
+        print("  ".join(f"{r[c]!s:>12}" for c in columns))
     print(json.dumps({"runs": runs}))
 
 
