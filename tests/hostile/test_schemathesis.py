@@ -48,6 +48,7 @@ def fuzzed(hub: Hub) -> Iterator[tuple[FastAPI, World]]:
         yield app, world
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE])
 def test_no_server_error_and_every_response_as_documented(
     fuzzed: tuple[FastAPI, World], mode: GenerationMode
