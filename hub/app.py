@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DataError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from hub import metrics
@@ -71,6 +71,19 @@ def _install_error_handlers(app: FastAPI) -> None:
             exc.status_code, "http-error"
         )
         return JSONResponse(error_body(message, code), status_code=exc.status_code)
+
+    @app.exception_handler(DataError)
+    async def _unstorable(_request: Request, exc: DataError) -> JSONResponse:
+        """A value the database cannot hold (PostgreSQL refuses NUL characters in text)."""
+        log.info("unstorable_value", error=type(exc.orig).__name__)
+        return JSONResponse(
+            error_body(
+                "A value in the request cannot be stored: text must not contain control "
+                "characters such as NUL.",
+                "invalid-value",
+            ),
+            status_code=400,
+        )
 
     @app.exception_handler(OperationalError)
     async def _database_down(_request: Request, exc: OperationalError) -> JSONResponse:
