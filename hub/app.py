@@ -8,11 +8,16 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
-from sqlalchemy.exc import OperationalError
+from fastapi.responses import Response
+from sqlalchemy.exc import DataError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from hub.api import audit, imports, log_proofs, public, v1
+from hub import metrics
+from hub.api import audit, imports, log_proofs, openapi, public, v1
+from hub.api.guards import BodySizeLimit
+from hub.api.guards import SafeJSONResponse as JSONResponse
+from hub.api.metrics import router as metrics_router
+from hub.api.ratelimit import RateLimit
 from hub.console.web import create_console
 from hub.errors import HubError, error_body
 from hub.fhir import audit as fhir_audit
@@ -30,7 +35,12 @@ decision, permit or deny, is written with its reasons to a tamper-evident disclo
 
 
 def create_app(hub: Hub) -> FastAPI:
-    app = FastAPI(title="Early Help Hub", version="0.1.0", description=DESCRIPTION)
+    app = FastAPI(
+        title="Early Help Hub",
+        version="0.1.0",
+        description=DESCRIPTION,
+        default_response_class=JSONResponse,
+    )
     app.state.hub = hub
     app.include_router(public.router)
     app.include_router(v1.router)
@@ -41,8 +51,12 @@ def create_app(hub: Hub) -> FastAPI:
     app.include_router(fhir_audit.router)
     app.include_router(fhir_router)
     app.mount("/console", create_console(hub))
+    app.include_router(metrics_router)
     _install_error_handlers(app)
+    app.add_middleware(BodySizeLimit, limit=hub.settings.max_request_bytes)
+    app.add_middleware(RateLimit, rate=hub.settings.rate_limit, tokens=hub.tokens)
     _install_middleware(app, hub)
+    openapi.install(app)
     return app
 
 
@@ -64,8 +78,23 @@ def _install_error_handlers(app: FastAPI) -> None:
             405: "This address does not accept that method.",
         }
         message = messages.get(exc.status_code, str(exc.detail))
-        code = {404: "not-found", 405: "method-not-allowed"}.get(exc.status_code, "http-error")
+        code = {404: "not-found", 405: "method-not-allowed", 413: "body-too-large"}.get(
+            exc.status_code, "http-error"
+        )
         return JSONResponse(error_body(message, code), status_code=exc.status_code)
+
+    @app.exception_handler(DataError)
+    async def _unstorable(_request: Request, exc: DataError) -> JSONResponse:
+        """A value the database cannot hold (PostgreSQL refuses NUL characters in text)."""
+        log.info("unstorable_value", error=type(exc.orig).__name__)
+        return JSONResponse(
+            error_body(
+                "A value in the request cannot be stored: text must not contain control "
+                "characters such as NUL.",
+                "invalid-value",
+            ),
+            status_code=400,
+        )
 
     @app.exception_handler(OperationalError)
     async def _database_down(_request: Request, exc: OperationalError) -> JSONResponse:
@@ -107,12 +136,16 @@ def _install_middleware(app: FastAPI, hub: Hub) -> None:
             )
         else:
             response = await call_next(request)
-        route = request.scope.get("route")
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        route = getattr(request.scope.get("route"), "path", "unmatched")
+        elapsed = time.perf_counter() - started
+        metrics.REQUESTS.labels(request.method, route, str(response.status_code)).inc()
+        metrics.REQUEST_SECONDS.labels(route).observe(elapsed)
         log.info(
             "request",
             method=request.method,
-            route=getattr(route, "path", "unmatched"),
+            route=route,
             status=response.status_code,
-            ms=round((time.perf_counter() - started) * 1000, 2),
+            ms=round(elapsed * 1000, 2),
         )
         return response

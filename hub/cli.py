@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from hub import cli_audit, cli_console, cli_import, cli_policy, cli_synth
+from hub import cli_audit, cli_console, cli_import, cli_ops, cli_policy, cli_synth
 from hub.cli_notify import notify_app
 from hub.settings import Settings, get_settings
 
@@ -33,6 +33,7 @@ app.add_typer(cli_import.app)
 app.add_typer(notify_app, name="notify")
 app.add_typer(cli_policy.app, name="policy")
 app.add_typer(cli_console.app, name="console")
+app.add_typer(cli_ops.app, name="ops")
 out = Console()
 err = Console(stderr=True)
 

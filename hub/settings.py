@@ -40,6 +40,10 @@ class Settings(BaseSettings):
     notify_backoff_seconds: float = Field(default=5.0, gt=0)
     notify_max_attempts: int = Field(default=10, ge=1)
     notify_timeout_seconds: float = Field(default=10.0, gt=0)
+    rate_limit: str = Field(
+        default="100/second;3000/minute",
+        description="Per client and per worker, in the limits library's notation; empty: off.",
+    )
 
     @field_validator("public_url")
     @classmethod

@@ -78,7 +78,10 @@ def keyring() -> Keyring:
 
 @pytest.fixture
 def settings(database_url: str, tmp_path: Path) -> Settings:
-    return Settings(data_dir=tmp_path, database_url=database_url, public_url=PUBLIC_URL)
+    # rate limits have their own tests; elsewhere a fast machine must not trip them
+    return Settings(
+        data_dir=tmp_path, database_url=database_url, public_url=PUBLIC_URL, rate_limit=""
+    )
 
 
 @pytest.fixture

@@ -9,10 +9,11 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from sqlalchemy import text
 
 from hub.api.deps import HubDep, SessionDep
+from hub.api.guards import SafeJSONResponse as JSONResponse
 from hub.auth.scopes import ALL_SCOPES
 from hub.auth.server import ASSERTION_ALGORITHMS, HubAuthorizationServer
 
@@ -26,6 +27,7 @@ PUBLIC_PATHS = frozenset(
         "/healthz",
         "/readyz",
         "/fhir/metadata",
+        "/metrics",
     }
 )
 
@@ -52,7 +54,52 @@ def jwks(hub: HubDep) -> dict[str, object]:
     return hub.tokens.public_jwks()
 
 
-@router.post("/oauth/token")
+class TokenOut(BaseModel):
+    access_token: str
+    token_type: str
+    expires_in: int
+    scope: str
+
+
+class OAuthErrorOut(BaseModel):
+    """RFC 6749 §5.2 error, with the hub's plain-words ``message``."""
+
+    error: str
+    error_description: str | None = None
+    message: str
+
+
+_TOKEN_FORM = {
+    "required": True,
+    "content": {
+        "application/x-www-form-urlencoded": {
+            "schema": {
+                "type": "object",
+                "required": ["grant_type", "client_assertion_type", "client_assertion"],
+                "properties": {
+                    "grant_type": {"type": "string", "enum": ["client_credentials"]},
+                    "client_assertion_type": {
+                        "type": "string",
+                        "enum": ["urn:ietf:params:oauth:client-assertion-type:jwt-bearer"],
+                    },
+                    "client_assertion": {"type": "string", "maxLength": 8000},
+                    "scope": {"type": "string", "maxLength": 500},
+                },
+            }
+        }
+    },
+}
+
+
+@router.post(
+    "/oauth/token",
+    response_model=TokenOut,
+    responses={
+        400: {"model": OAuthErrorOut, "description": "The request is not a valid grant."},
+        401: {"model": OAuthErrorOut, "description": "The client assertion is refused."},
+    },
+    openapi_extra={"requestBody": _TOKEN_FORM},
+)
 async def token(request: Request, hub: HubDep, session: SessionDep) -> JSONResponse:
     """Client credentials with private_key_jwt; spent assertion ids are committed here."""
     form = await request.form()

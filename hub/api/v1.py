@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Path, Query, Request
-from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from consent.schemas import ConsentAmendment, ConsentIn, ConsentOut
@@ -17,6 +16,8 @@ from consent.service import (
     withdraw_consent,
 )
 from hub.api.deps import CallerDep, HubDep, SessionDep, calling_agency
+from hub.api.guards import SafeJSONResponse as JSONResponse
+from hub.api.openapi import ErrorOut
 from hub.auth.scopes import Scope
 from hub.db.base import utcnow
 from hub.disclosure.flow import (
@@ -154,7 +155,10 @@ def get_consents(local_id: LocalId, session: SessionDep, caller: CallerDep) -> l
     "/children/involvements",
     response_model=InvolvementsOut,
     responses={
-        400: {"model": RefusalOut, "description": "The request is malformed."},
+        400: {
+            "model": ErrorOut,
+            "description": "The request is malformed (with a receipt when it was logged).",
+        },
         401: {"model": RefusalOut, "description": "No valid access token."},
         403: {"model": RefusalOut, "description": "Not permitted, or no such child."},
     },

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from consent.check import consents_for
+from hub import metrics
 from hub.auth.scopes import Scope
 from hub.auth.tokens import Caller
 from hub.db.base import utcnow
@@ -35,7 +36,7 @@ from hub.involvements.models import Involvement
 from hub.involvements.service import open_involvements
 from hub.people.linked import LinkedIdentifier, linked_identifiers
 from hub.people.models import Person
-from hub.people.resolve import resolve, resolve_id
+from hub.people.resolve import NOBODY, resolve, resolve_id
 from hub.runtime import Hub
 from hub.vocab import LegalBasis, LogEvent, OverrideReason, Purpose, Role
 
@@ -175,7 +176,10 @@ def involvements_for(
     # 4. Decide: rules, then consent, then shielding.
     rules = hub.current_rules()
     now = utcnow()
-    involvements = open_involvements(session, person.id, now.date()) if person else []
+    # An unknown child costs the same queries as a known one (against an id no one has), so
+    # time does not tell them apart.
+    subject_id = person.id if person else NOBODY
+    involvements = open_involvements(session, subject_id, now.date())
     identifiers: list[LinkedIdentifier] = []
     if what == "patient":
         if person is not None:
@@ -199,7 +203,7 @@ def involvements_for(
         purpose=purpose,
         subject_known=person is not None,
         items=items,
-        consents=consents_for(session, person.id) if person else [],
+        consents=consents_for(session, subject_id),
         rules=rules,
         at=now,
         override=override,
@@ -371,20 +375,24 @@ def record_decision(
     Returns once the entry is committed: group commit batches it with other requests'.
     """
     session.commit()  # end this request's reads; the log writer commits in its own turn
-    return hub.log.record(
-        log.Pending(
-            event=event,
-            subject=subject,
-            agency=requester["agency"] if requester else None,
-            outcome=str(decision.outcome),
-            body={
-                "requester": requester,
-                "purpose": purpose if purpose in {p.value for p in Purpose} else None,
-                "asked": asked,
-                "decision": decision.as_log(),
-            },
+    metrics.DECISIONS.labels(str(decision.outcome)).inc()
+    with metrics.LOG_APPEND_SECONDS.time():
+        receipt = hub.log.record(
+            log.Pending(
+                event=event,
+                subject=subject,
+                agency=requester["agency"] if requester else None,
+                outcome=str(decision.outcome),
+                body={
+                    "requester": requester,
+                    "purpose": purpose if purpose in {p.value for p in Purpose} else None,
+                    "asked": asked,
+                    "decision": decision.as_log(),
+                },
+            )
         )
-    )
+    metrics.CHAIN_HEAD_SIZE.set(receipt.index + 1)
+    return receipt
 
 
 def _refuse(

@@ -11,6 +11,9 @@ from hub.identifiers import Identifier
 from hub.people.models import Person
 from hub.people.service import persons_holding
 
+NOBODY = "00000000-0000-0000-0000-000000000000"
+"""A person id no one has: looked up for an unknown child so that it costs what a known one does."""
+
 
 @dataclass(frozen=True)
 class Resolution:
@@ -30,6 +33,7 @@ def resolve(session: Session, blind: BlindIndex, identifier: Identifier) -> Reso
         if person is not None:
             people.add(person.id)
     if not people:
+        session.get(Person, NOBODY)  # the same round trip as a found person; see the flow
         return Resolution(person=None, reason="subject-not-found")
     if len(people) > 1:
         return Resolution(person=None, reason="subject-ambiguous")

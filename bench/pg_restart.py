@@ -1,0 +1,226 @@
+"""Restart PostgreSQL under load: clean 503s while it is down, recovery without help.
+
+Runs its OWN throwaway cluster (initdb into a temporary directory, port 55432, trust auth,
+as the ``postgres`` user when run as root), never the shared server. The hub (uvicorn, 2
+workers) is loaded from 8 threads; after a few seconds the cluster is stopped (fast
+shutdown) for ``--down`` seconds and started again. Every answer is classified by the
+phase in which it was sent; the hub must answer only 200/403 while the database is up,
+503 (with Retry-After) while it is down, never a 500 or a dropped connection, and be
+answering 200/403 again by itself.
+
+    python bench/pg_restart.py [--down 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import httpx  # noqa: E402
+
+from hub.crypto.keys import Keyring, write_key_file  # noqa: E402
+from hub.db.migrate import upgrade  # noqa: E402
+from hub.demo import build_county  # noqa: E402
+from hub.runtime import Hub  # noqa: E402
+from hub.settings import Settings  # noqa: E402
+
+BIN = Path("/usr/lib/postgresql/15/bin")
+PG_PORT = 55432
+HUB_PORT = 18451
+PUBLIC_URL = f"http://127.0.0.1:{HUB_PORT}"
+
+
+def as_postgres(command: list[str]) -> list[str]:
+    return ["runuser", "-u", "postgres", "--", *command] if os.geteuid() == 0 else command
+
+
+def pg_ctl(data: Path, action: str) -> None:
+    extra = (
+        ["-o", f"-p {PG_PORT} -k {data} -c listen_addresses=127.0.0.1"] if action == "start" else []
+    )
+    subprocess.run(
+        as_postgres(
+            [
+                str(BIN / "pg_ctl"),
+                "-D",
+                str(data),
+                "-l",
+                str(data / "log"),
+                "-w",
+                "-m",
+                "fast",
+                *extra,
+                action,
+            ]
+        ),
+        check=True,
+        capture_output=True,
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--down", type=float, default=5)
+    args = parser.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="ehh-pg-"))
+    data = tmp / "cluster"
+    if os.geteuid() == 0:
+        shutil.chown(tmp, "postgres")
+    subprocess.run(
+        as_postgres([str(BIN / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres"]),
+        check=True,
+        capture_output=True,
+    )
+    pg_ctl(data, "start")
+    hub_process = None
+    try:
+        base = f"postgresql+psycopg://postgres@127.0.0.1:{PG_PORT}"
+        subprocess.run(
+            as_postgres([str(BIN / "createdb"), "-h", "127.0.0.1", "-p", str(PG_PORT), "hub"]),
+            check=True,
+        )
+        url = f"{base}/hub"
+        upgrade(url)
+        keyring = Keyring.generate()
+        keys = tmp / "keys.json"
+        write_key_file(keyring, keys)
+        hub = Hub.start(Settings(database_url=url, data_dir=tmp), keyring=keyring)
+        with hub.sessions() as session:
+            county = build_county(
+                session, hub.crypto, token_endpoint=f"{PUBLIC_URL}/oauth/token", families=4
+            )
+            session.commit()
+        hub.close()
+        hub_process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "hub.asgi:app",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(HUB_PORT),
+                "--workers",
+                "2",
+                "--no-access-log",
+                "--log-level",
+                "error",
+            ],
+            cwd=ROOT,
+            env={
+                **os.environ,
+                "HUB_DATABASE_URL": url,
+                "HUB_KEY_FILE": str(keys),
+                "HUB_PUBLIC_URL": PUBLIC_URL,
+                "HUB_RATE_LIMIT": "",
+                "HUB_LOG_LEVEL": "ERROR",
+            },
+            start_new_session=True,
+        )
+        for _ in range(100):
+            try:
+                if httpx.get(f"{PUBLIC_URL}/readyz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.3)
+        creds = next(c for n, c in county.clients.items() if "council" in n)
+        token = httpx.post(creds.token_endpoint, data=creds.token_form()).json()["access_token"]
+        nhs = [e["nhs"] for e in county.examples]
+        phase = {"now": "before"}
+        seen: Counter[tuple[str, str]] = Counter()
+        retry_after_missing = 0
+        stop = threading.Event()
+
+        def client(i: int) -> None:
+            nonlocal retry_after_missing
+            with httpx.Client(timeout=10) as http:
+                n = i
+                while not stop.is_set():
+                    n += 1
+                    current = phase["now"]
+                    try:
+                        answer = http.get(
+                            f"{PUBLIC_URL}/v1/children/involvements",
+                            params={
+                                "identifier": f"nhs|{nhs[n % len(nhs)]}",
+                                "purpose": "team-around-the-family",
+                            },
+                            headers={
+                                "Authorization": f"Bearer {token}",
+                                "X-Practitioner": "EH-1",
+                                "X-Practitioner-Role": "lead-professional",
+                            },
+                        )
+                        outcome = str(answer.status_code)
+                        if answer.status_code == 503 and "retry-after" not in answer.headers:
+                            retry_after_missing += 1
+                    except httpx.HTTPError as exc:
+                        outcome = type(exc).__name__
+                    seen[(current, outcome)] += 1
+                    if outcome == "503":
+                        time.sleep(0.05)
+
+        threads = [threading.Thread(target=client, args=(i,)) for i in range(8)]
+        for t in threads:
+            t.start()
+        time.sleep(3)
+        phase["now"] = "stopping"  # pg_ctl stop -m fast: sessions end, then it waits
+        pg_ctl(data, "stop")
+        phase["now"] = "down"
+        time.sleep(args.down)
+        phase["now"] = "starting"
+        pg_ctl(data, "start")
+        phase["now"] = "after"
+        restarted = time.time()
+        recovered_after = None
+        while time.time() - restarted < 20:
+            time.sleep(0.2)
+            if seen[("after", "200")] + seen[("after", "403")] > 0 and recovered_after is None:
+                recovered_after = round(time.time() - restarted, 2)
+            if recovered_after is not None and time.time() - restarted > recovered_after + 3:
+                break
+        stop.set()
+        for t in threads:
+            t.join()
+    finally:
+        if hub_process is not None:
+            os.killpg(hub_process.pid, signal.SIGTERM)
+            hub_process.wait(timeout=20)
+        with contextlib.suppress(subprocess.CalledProcessError):
+            pg_ctl(data, "stop")
+        shutil.rmtree(tmp, ignore_errors=True)
+    for (when, outcome), count in sorted(seen.items()):
+        print(f"{when:<7} {outcome:<22} {count:>6}")
+    bad = {f"{w}:{o}": c for (w, o), c in seen.items() if o not in ("200", "403", "503")}
+    after_503_tail = seen[("after", "503")]
+    print(
+        json.dumps(
+            {
+                "down_seconds": args.down,
+                "answers": dict(Counter({f"{w}:{o}": c for (w, o), c in seen.items()})),
+                "unclean": bad,
+                "503_without_retry_after": retry_after_missing,
+                "recovered_seconds_after_restart": recovered_after,
+                "503_after_restart": after_503_tail,
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,60 @@
+"""A cap on body size that a chunked upload cannot dodge.
+
+The ``Content-Length`` check in the request middleware refuses honest large bodies at once;
+this counts the bytes actually received, so a body sent without a length is stopped at the
+limit instead of being read into memory whole. (Starlette's own limiter answers in plain
+text; the hub answers every error in its JSON shape.) It must sit inside the logging
+middleware, so that the route, not a task group, sees the exception.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import HTTPException
+from fastapi.responses import JSONResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+
+class BodyTooLarge(HTTPException):
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, f"The request body is larger than {limit} bytes.")
+
+
+class BodySizeLimit:
+    def __init__(self, app: ASGIApp, *, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        received = 0
+        limit = self.limit
+
+        async def counted() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise BodyTooLarge(limit)
+            return message
+
+        await self.app(scope, counted, send)
+
+
+class SafeJSONResponse(JSONResponse):
+    """JSON with ``<``, ``>`` and ``&`` escaped, so no text a caller sent is ever markup.
+
+    Error messages may quote what was sent (an identifier that failed its check); escaped
+    this way it stays the same JSON value but cannot be read as HTML by anything that
+    renders or sniffs the body.
+    """
+
+    def render(self, content: Any) -> bytes:
+        rendered = super().render(content)
+        for raw, escaped in ((b"<", b"\\u003c"), (b">", b"\\u003e"), (b"&", b"\\u0026")):
+            rendered = rendered.replace(raw, escaped)
+        return rendered
