@@ -106,6 +106,21 @@ class LinkMethod(StrEnum):
     REVIEWED = "reviewed"
 
 
+class LinkOutcome(StrEnum):
+    """What linkage decides about one candidate pair of records."""
+
+    LINK = "link"
+    REVIEW = "review"
+    APART = "apart"
+
+
+class ReviewStatus(StrEnum):
+    OPEN = "open"
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+    WITHDRAWN = "withdrawn"
+
+
 class Outcome(StrEnum):
     PERMIT = "permit"
     PARTIAL = "partial"
@@ -128,4 +143,7 @@ class LogEvent(StrEnum):
     CONSENT_RECORDED = "hub:consent:recorded"
     CONSENT_WITHDRAWN = "hub:consent:withdrawn"
     LINK_MADE = "hub:link:made"
+    LINK_REVIEW_DECIDED = "hub:link:review-decided"
+    LINK_SPLIT = "hub:link:split"
+    PEOPLE_MERGED = "hub:link:merged"
     CLIENT_REGISTERED = "hub:client:registered"
