@@ -33,6 +33,21 @@ _ADDRESS_WORDS = {
     "CRES": "CRESCENT",
 }
 _NICKNAMER: NickNamer | None = None
+# British diminutives the (American) nicknames dataset lacks.
+_BRITISH_NICKNAMES = {
+    "izzy": ("isabella", "isabel", "isobel"),
+    "issy": ("isabella", "isabel", "isobel"),
+    "katie": ("katherine", "catherine", "kathryn"),
+    "kate": ("katherine", "catherine", "kathryn"),
+    "charlie": ("charlotte", "charles"),
+    "florrie": ("florence",),
+    "alfie": ("alfred",),
+    "evie": ("eve", "evelyn"),
+    "ellie": ("ella", "eleanor", "elena"),
+    "freddie": ("frederick", "freddy", "alfred"),
+    "archie": ("archibald",),
+    "maisie": ("margaret",),
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +97,7 @@ def nickname_groups(name: str) -> tuple[str, ...]:
     if _NICKNAMER is None:
         _NICKNAMER = NickNamer()
     lower = name.lower()
-    groups = {lower} | _NICKNAMER.canonicals_of(lower)
+    groups = {lower} | _NICKNAMER.canonicals_of(lower) | set(_BRITISH_NICKNAMES.get(lower, ()))
     return tuple(sorted(groups))
 
 

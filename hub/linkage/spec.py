@@ -102,8 +102,8 @@ GIVEN = Comparison(
         Level("sounds alike", "l.given_ph = r.given_ph", lambda a, b: a.given_ph == b.given_ph),
         Level(
             "swapped with family name",
-            "l.given = r.family AND l.family = r.given",
-            lambda a, b: a.given == b.family and a.family == b.given,
+            "l.names_key = r.names_key",
+            lambda a, b: a.names_key is not None and a.names_key == b.names_key,
         ),
         Level(
             "jaro-winkler >= 0.8",
@@ -140,8 +140,8 @@ FAMILY = Comparison(
         ),
         Level(
             "swapped with given name",
-            "l.family = r.given AND l.given = r.family",
-            lambda a, b: a.family == b.given and a.given == b.family,
+            "l.names_key = r.names_key",
+            lambda a, b: a.names_key is not None and a.names_key == b.names_key,
         ),
         ELSE,
     ),
@@ -232,6 +232,7 @@ BLOCKING_RULES: tuple[str, ...] = (
     "l.dob_key = r.dob_key",
     "l.names_key = r.names_key",
     "l.postcode = r.postcode AND l.given_ph = r.given_ph",
+    "l.postcode = r.postcode AND l.family_ph = r.family_ph",
 )
 
 # A pair is never linked automatically when one of these fields disagrees outright: twins and
