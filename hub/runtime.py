@@ -11,6 +11,8 @@ from hub.auth.tokens import TokenService
 from hub.crypto.fields import BlindIndex, FieldCipher
 from hub.crypto.keys import Keyring, load_keyring
 from hub.db.engine import make_engine, make_sessionmaker
+from hub.linkage.bulk import Thresholds
+from hub.linkage.live import LiveLinker
 from hub.people.service import Crypto
 from hub.settings import Settings
 from policies.engine import SharingRules
@@ -25,6 +27,7 @@ class Hub:
     crypto: Crypto
     tokens: TokenService
     rules: SharingRules
+    linker: LiveLinker
 
     @classmethod
     def start(cls, settings: Settings, *, keyring: Keyring | None = None) -> Hub:
@@ -39,6 +42,10 @@ class Hub:
             crypto=Crypto(cipher=FieldCipher(keyring), blind=BlindIndex(keyring)),
             tokens=TokenService(settings, keyring),
             rules=SharingRules(settings.resolved_policy_dir),
+            linker=LiveLinker(
+                settings.data_dir,
+                Thresholds(settings.linkage_link_weight, settings.linkage_review_weight),
+            ),
         )
 
     def reload_rules(self) -> SharingRules:

@@ -35,6 +35,12 @@ class Settings(BaseSettings):
     policy_dir: Path | None = None
     max_request_bytes: int = Field(default=1_000_000, ge=1024)
     log_level: str = "INFO"
+    linkage_link_weight: float = Field(
+        default=4.0, description="Match weight at or above which a record is linked unasked."
+    )
+    linkage_review_weight: float = Field(
+        default=-4.0, description="Match weight at or above which a pair goes to review."
+    )
 
     @field_validator("public_url")
     @classmethod
