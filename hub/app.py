@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from hub.api import public, v1
+from hub.api import linkage, public, v1
 from hub.errors import HubError, error_body
 from hub.logging import log
 from hub.runtime import Hub
@@ -30,6 +30,7 @@ def create_app(hub: Hub) -> FastAPI:
     app.state.hub = hub
     app.include_router(public.router)
     app.include_router(v1.router)
+    app.include_router(linkage.router)
     _install_error_handlers(app)
     _install_middleware(app, hub)
     return app

@@ -22,7 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hub.agencies.models import Agency, ApiClient
-from hub.auth.scopes import ALL_SCOPES
+from hub.auth.scopes import ALL_SCOPES, DEFAULT_SCOPES
 from hub.disclosure import log
 from hub.vocab import AgencyKind, LogEvent
 
@@ -112,7 +112,7 @@ def register_client(
     """Make a key pair, keep the public half, and hand back the private half once."""
     if session.execute(select(ApiClient).where(ApiClient.client_id == client_id)).first():
         raise ClientError(f"A client named '{client_id}' is already registered.")
-    granted = scopes or list(ALL_SCOPES)
+    granted = scopes or list(DEFAULT_SCOPES)
     unknown = set(granted) - set(ALL_SCOPES)
     if unknown:
         raise ClientError(f"Unknown scopes: {', '.join(sorted(unknown))}")

@@ -6,7 +6,6 @@ from hub.db.base import Base
 from hub.disclosure.models import LogEntry, LogHead
 from hub.involvements.models import Involvement
 from hub.people.models import AgencyRecord, Person, RecordIdentifier, Relationship
-from hub.linkage.models import LinkBlockKey, LinkEvidence, LinkReview
 
 __all__ = [
     "Agency",

@@ -16,7 +16,7 @@ from typing import Any
 from hub.linkage.features import Features, features
 from hub.linkage.model import Scorer, train
 from hub.linkage.records import SourceRecord
-from hub.linkage.spec import COMPARISONS, VETO_FIELDS
+from hub.linkage.spec import COMPARISONS, VETO_LEVELS
 from hub.vocab import LinkOutcome
 
 
@@ -107,7 +107,10 @@ def deterministic_pairs(rows: Sequence[Features]) -> list[tuple[str, str, str]]:
 
 
 def _level_lookup(scorer: Scorer) -> dict[str, list[tuple[float, str]]]:
-    return {name: [(w, label) for label, w in levels.items()] for name, levels in scorer.level_weights().items()}
+    return {
+        name: [(w, label) for label, w in levels.items()]
+        for name, levels in scorer.level_weights().items()
+    }
 
 
 def _label(lookup: list[tuple[float, str]], weight: float) -> str:
@@ -152,13 +155,14 @@ def link_bulk(
     lefts = table.column("unique_id_l").to_pylist()
     rights = table.column("unique_id_r").to_pylist()
     weights = table.column("match_weight").to_pylist()
-    veto_labels = {name: "All other comparisons" for name in VETO_FIELDS}
 
     pairs: list[Pair] = []
     people = People(rows)
     for left, right, method in deterministic_pairs(rows):
         if people.union(left, right):
-            pairs.append(Pair(left, right, float("inf"), LinkOutcome.LINK, "deterministic"))
+            pairs.append(
+                Pair(left, right, float("inf"), LinkOutcome.LINK, f"deterministic:{method}")
+            )
 
     scored: list[Pair] = []
     for i, (left, right, weight) in enumerate(zip(lefts, rights, weights, strict=True)):
@@ -168,11 +172,9 @@ def link_bulk(
         fields = tuple(
             (name, _label(lookup[name], columns[name][i]), columns[name][i]) for name in names
         )
-        vetoed = any(veto_labels.get(f) == level for f, level, _ in fields)
+        vetoed = any(level in VETO_LEVELS.get(f, ()) for f, level, _ in fields)
         outcome = (
-            LinkOutcome.LINK
-            if weight >= thresholds.link and not vetoed
-            else LinkOutcome.REVIEW
+            LinkOutcome.LINK if weight >= thresholds.link and not vetoed else LinkOutcome.REVIEW
         )
         scored.append(Pair(left, right, weight, outcome, "probabilistic", fields))
     scored.sort(key=lambda p: -p.weight)
@@ -182,7 +184,14 @@ def link_bulk(
                 pairs.append(pair)
             else:
                 pairs.append(
-                    Pair(pair.left, pair.right, pair.weight, LinkOutcome.APART, pair.method, pair.fields)
+                    Pair(
+                        pair.left,
+                        pair.right,
+                        pair.weight,
+                        LinkOutcome.APART,
+                        pair.method,
+                        pair.fields,
+                    )
                 )
     for pair in scored:
         if pair.outcome is LinkOutcome.REVIEW and people.find(pair.left) != people.find(pair.right):
@@ -197,6 +206,7 @@ def link_bulk(
 
 def pairwise_scores(person_of: dict[str, str], truth: dict[str, str]) -> dict[str, float]:
     """Pairwise precision, recall and F1 of a clustering against the true people."""
+
     def pairs_in(groups: Iterable[int]) -> int:
         return sum(n * (n - 1) // 2 for n in groups)
 

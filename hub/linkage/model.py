@@ -17,10 +17,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import pyarrow as pa
+import pyarrow as pa  # type: ignore[import-untyped]
 
 from hub.linkage.features import COLUMNS, Features
-from hub.linkage.spec import BLOCKING_RULES, COMPARISONS, VETO_FIELDS, Comparison
+from hub.linkage.spec import BLOCKING_RULES, COMPARISONS, VETO_LEVELS, Comparison
 
 MODEL_FORMAT = "early-help-hub/linkage/1"
 
@@ -114,17 +114,19 @@ class PairScore:
 
     @property
     def probability(self) -> float:
-        return 1.0 / (1.0 + 2.0 ** (-self.weight))
+        return float(1.0 / (1.0 + 2.0 ** (-self.weight)))
 
     def level(self, field: str) -> str | None:
         return next((f.level for f in self.fields if f.field == field), None)
 
     def vetoed(self) -> bool:
-        """A field that must not disagree outright does (the twin signature)."""
-        return any(f.field in VETO_FIELDS and f.level == "All other comparisons" for f in self.fields)
+        """A field sits at a level that never links unasked (the twin signature)."""
+        return any(f.level in VETO_LEVELS.get(f.field, ()) for f in self.fields)
 
     def as_json(self) -> list[dict[str, Any]]:
-        return [{"field": f.field, "level": f.level, "weight": round(f.weight, 3)} for f in self.fields]
+        return [
+            {"field": f.field, "level": f.level, "weight": round(f.weight, 3)} for f in self.fields
+        ]
 
 
 class Scorer:
@@ -141,7 +143,9 @@ class Scorer:
         self._plan: list[tuple[Comparison, list[float]]] = []
         for comparison in COMPARISONS:
             levels = saved[comparison.name]["comparison_levels"]
-            if [lv["sql_condition"] for lv in levels] != [lv.splink_sql for lv in comparison.levels]:
+            if [lv["sql_condition"] for lv in levels] != [
+                lv.splink_sql for lv in comparison.levels
+            ]:
                 raise ValueError(
                     f"The saved model's '{comparison.name}' levels differ from this hub's: "
                     "train the model again."
@@ -162,7 +166,8 @@ class Scorer:
 
     def level_weights(self) -> dict[str, dict[str, float]]:
         return {
-            c.name: {lv.label: w for lv, w in zip(c.levels, ws, strict=True)} for c, ws in self._plan
+            c.name: {lv.label: w for lv, w in zip(c.levels, ws, strict=True)}
+            for c, ws in self._plan
         }
 
     def score(self, a: Features, b: Features) -> PairScore:

@@ -95,7 +95,11 @@ class DatabaseCandidates:
             .distinct()
         ).scalars()
         return [
-            Candidate(r.id, current_person(self.session, r.person_id), features(source_record(self.cipher, r)))
+            Candidate(
+                r.id,
+                current_person(self.session, r.person_id),
+                features(source_record(self.cipher, r)),
+            )
             for r in rows
         ]
 
@@ -157,7 +161,9 @@ def after_record_written(
         return
     scorer = linker.scorer() if linker is not None else None
     if record.link_method != LinkMethod.NEW or scorer is None or linker is None:
-        open_evidence(session, record_id=record.id, person_id=record.person_id, method=record.link_method)
+        open_evidence(
+            session, record_id=record.id, person_id=record.person_id, method=record.link_method
+        )
         index_record(session, blind, record.id, f)
         return
     source = DatabaseCandidates(session, cipher, blind, kind=record.kind, skip=record.id)
@@ -192,7 +198,9 @@ def after_record_written(
             },
         )
     else:
-        open_evidence(session, record_id=record.id, person_id=record.person_id, method=LinkMethod.NEW)
+        open_evidence(
+            session, record_id=record.id, person_id=record.person_id, method=LinkMethod.NEW
+        )
     for doubtful in decision.reviews:
         session.add(
             LinkReview(
@@ -295,7 +303,9 @@ def merge_people(
         record.person_id = target_id
         record.link_method = LinkMethod.REVIEWED
         record.link_confidence = 1.0
-        open_evidence(session, record_id=record.id, person_id=target_id, method=method, decided_by=actor)
+        open_evidence(
+            session, record_id=record.id, person_id=target_id, method=method, decided_by=actor
+        )
     source.merged_into_id = target_id
     log.append(
         session,
@@ -358,7 +368,9 @@ def split_record(session: Session, record_id: str, *, actor: str, reason: str) -
         select(AgencyRecord.id).where(AgencyRecord.person_id == old, AgencyRecord.id != record_id)
     ).first()
     if others is None:
-        raise BadRequest("This record is the only one of its person: nothing to split.", code="split-alone")
+        raise BadRequest(
+            "This record is the only one of its person: nothing to split.", code="split-alone"
+        )
     person = Person(kind=record.kind)
     session.add(person)
     session.flush()
@@ -366,7 +378,9 @@ def split_record(session: Session, record_id: str, *, actor: str, reason: str) -
     record.person_id = person.id
     record.link_method = LinkMethod.NEW
     record.link_confidence = 1.0
-    open_evidence(session, record_id=record.id, person_id=person.id, method="split", decided_by=actor)
+    open_evidence(
+        session, record_id=record.id, person_id=person.id, method="split", decided_by=actor
+    )
     # The pair is now known to be two people: close any review that would join them again.
     for review in session.execute(
         select(LinkReview).where(

@@ -7,11 +7,10 @@ first that holds is the pair's level for that field, as in Splink.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
-
-import re
 
 import jellyfish
 
@@ -135,9 +134,7 @@ FAMILY = Comparison(
             "jaro_winkler_similarity(l.family, r.family) >= 0.92",
             lambda a, b: _jw(a.family, b.family) >= 0.92,
         ),
-        Level(
-            "sounds alike", "l.family_ph = r.family_ph", lambda a, b: a.family_ph == b.family_ph
-        ),
+        Level("sounds alike", "l.family_ph = r.family_ph", lambda a, b: a.family_ph == b.family_ph),
         Level(
             "swapped with given name",
             "l.names_key = r.names_key",
@@ -235,6 +232,10 @@ BLOCKING_RULES: tuple[str, ...] = (
     "l.postcode = r.postcode AND l.family_ph = r.family_ph",
 )
 
-# A pair is never linked automatically when one of these fields disagrees outright: twins and
-# siblings share everything else (surname, address, often the date), so such pairs go to review.
-VETO_FIELDS = ("given_name", "birth_date")
+# A pair is never linked automatically at these levels: twins and siblings share everything
+# else (surname, address, often the date of birth), and a weak given-name likeness (Jade and
+# Jayden) is all that tells twins apart, so such pairs go to review instead.
+VETO_LEVELS: dict[str, frozenset[str]] = {
+    "given_name": frozenset({"jaro-winkler >= 0.8", "All other comparisons"}),
+    "birth_date": frozenset({"All other comparisons"}),
+}

@@ -19,41 +19,323 @@ from datetime import date, timedelta
 from hub.identifiers import upn_with_check_letter
 from hub.linkage.records import SourceRecord
 
-GIVEN_GIRLS = (
-    "Olivia Amelia Isla Ava Mia Ivy Lily Isabella Rosie Sophia Grace Willow Freya Florence "
-    "Emily Ella Poppy Evie Elsie Charlotte Evelyn Sienna Daisy Sofia Alice Matilda Harper "
-    "Ruby Phoebe Jessica Elizabeth Victoria Katherine Margaret Rebecca Abigail Hannah Chloe "
-    "Amira Zara Maryam Aisha Fatima Layla Nadia Priya Anaya Chidera Ngozi Zofia Maja Lena"
-).split()
-GIVEN_BOYS = (
-    "Muhammad Noah Oliver George Leo Arthur Oscar Harry Archie Jack Henry Charlie Freddie "
-    "Theodore Thomas Jacob Alfie Finley Isaac Joshua Alexander Edward William James Daniel "
-    "Samuel Joseph Benjamin Matthew Christopher Jayden Tyler Riley Mason Logan Ethan Lucas "
-    "Ibrahim Yusuf Omar Ali Hamza Arjun Rohan Kwame Tobi Emeka Jakub Szymon Mateusz Luca"
-).split()
-FAMILY = (
-    "Smith Jones Williams Taylor Brown Davies Evans Wilson Thomas Johnson Roberts Robinson "
-    "Thompson Wright Walker White Edwards Hughes Green Hall Lewis Harris Clarke Patel Jackson "
-    "Wood Turner Martin Cooper Hill Ward Morris Moore Clark Lee King Baker Harrison Morgan "
-    "Allen James Scott Phillips Watson Davis Parker Price Bennett Young Griffiths Mitchell "
-    "Kelly Cook Carter Richardson Bailey Collins Bell Shaw Murphy Miller Cox Richards Khan "
-    "Marshall Anderson Simpson Ellis Adams Singh Begum Wilkinson Foster Chapman Powell Webb "
-    "Rogers Gray Mason Ali Hunt Hussain Campbell Matthews Owen Palmer Holmes Mills Barnes "
-    "Knight Lloyd Butler Russell Barker Fisher Stevens Jenkins Murray Dixon Harvey Graham "
-    "Pearson Ahmed Fletcher Walsh Kaur Gibson Howard Andrews Stewart Elliott Reynolds Saunders "
-    "Payne Fox Ford Pearce Day Brooks West Lawrence Cole Atkinson Bradley Spencer Gill Dawson "
-    "Ball Burton O'Brien Watts Rose Booth Perry Ryan Grant Wells Armstrong Francis Rees Hayes "
-    "Hart Hudson Newman Barrett Gregory Lowe Okafor Adeyemi Nowak Kowalski Wisniewski Mensah "
-    "Osei Chowdhury Rahman Miah Islam Uddin Sharma Kumar Gupta Mahmood Iqbal Akhtar Nguyen"
-).split()
-STREETS = (
-    "High Street|Station Road|Church Lane|Mill Lane|Park Road|Victoria Road|Green Lane|"
-    "Manor Road|Church Street|Kings Road|Queens Road|New Road|School Lane|The Avenue|"
-    "Grange Road|North Street|London Road|Albert Road|Springfield Road|Chapel Street|"
-    "Windsor Road|York Road|Highfield Road|George Street|Alexandra Road|Main Street|"
-    "Orchard Close|Meadow Way|Willow Drive|Beech Avenue|Oak Road|Elm Grove|Ash Close|"
-    "Cedar Way|Maple Drive|Holly Close|Hawthorn Road|Rowan Way|Birch Grove|Larch Close"
-).split("|")
+GIVEN_GIRLS = [
+    "Olivia",
+    "Amelia",
+    "Isla",
+    "Ava",
+    "Mia",
+    "Ivy",
+    "Lily",
+    "Isabella",
+    "Rosie",
+    "Sophia",
+    "Grace",
+    "Willow",
+    "Freya",
+    "Florence",
+    "Emily",
+    "Ella",
+    "Poppy",
+    "Evie",
+    "Elsie",
+    "Charlotte",
+    "Evelyn",
+    "Sienna",
+    "Daisy",
+    "Sofia",
+    "Alice",
+    "Matilda",
+    "Harper",
+    "Ruby",
+    "Phoebe",
+    "Jessica",
+    "Elizabeth",
+    "Victoria",
+    "Katherine",
+    "Margaret",
+    "Rebecca",
+    "Abigail",
+    "Hannah",
+    "Chloe",
+    "Amira",
+    "Zara",
+    "Maryam",
+    "Aisha",
+    "Fatima",
+    "Layla",
+    "Nadia",
+    "Priya",
+    "Anaya",
+    "Chidera",
+    "Ngozi",
+    "Zofia",
+    "Maja",
+    "Lena",
+]
+GIVEN_BOYS = [
+    "Muhammad",
+    "Noah",
+    "Oliver",
+    "George",
+    "Leo",
+    "Arthur",
+    "Oscar",
+    "Harry",
+    "Archie",
+    "Jack",
+    "Henry",
+    "Charlie",
+    "Freddie",
+    "Theodore",
+    "Thomas",
+    "Jacob",
+    "Alfie",
+    "Finley",
+    "Isaac",
+    "Joshua",
+    "Alexander",
+    "Edward",
+    "William",
+    "James",
+    "Daniel",
+    "Samuel",
+    "Joseph",
+    "Benjamin",
+    "Matthew",
+    "Christopher",
+    "Jayden",
+    "Tyler",
+    "Riley",
+    "Mason",
+    "Logan",
+    "Ethan",
+    "Lucas",
+    "Ibrahim",
+    "Yusuf",
+    "Omar",
+    "Ali",
+    "Hamza",
+    "Arjun",
+    "Rohan",
+    "Kwame",
+    "Tobi",
+    "Emeka",
+    "Jakub",
+    "Szymon",
+    "Mateusz",
+    "Luca",
+]
+FAMILY = [
+    "Smith",
+    "Jones",
+    "Williams",
+    "Taylor",
+    "Brown",
+    "Davies",
+    "Evans",
+    "Wilson",
+    "Thomas",
+    "Johnson",
+    "Roberts",
+    "Robinson",
+    "Thompson",
+    "Wright",
+    "Walker",
+    "White",
+    "Edwards",
+    "Hughes",
+    "Green",
+    "Hall",
+    "Lewis",
+    "Harris",
+    "Clarke",
+    "Patel",
+    "Jackson",
+    "Wood",
+    "Turner",
+    "Martin",
+    "Cooper",
+    "Hill",
+    "Ward",
+    "Morris",
+    "Moore",
+    "Clark",
+    "Lee",
+    "King",
+    "Baker",
+    "Harrison",
+    "Morgan",
+    "Allen",
+    "James",
+    "Scott",
+    "Phillips",
+    "Watson",
+    "Davis",
+    "Parker",
+    "Price",
+    "Bennett",
+    "Young",
+    "Griffiths",
+    "Mitchell",
+    "Kelly",
+    "Cook",
+    "Carter",
+    "Richardson",
+    "Bailey",
+    "Collins",
+    "Bell",
+    "Shaw",
+    "Murphy",
+    "Miller",
+    "Cox",
+    "Richards",
+    "Khan",
+    "Marshall",
+    "Anderson",
+    "Simpson",
+    "Ellis",
+    "Adams",
+    "Singh",
+    "Begum",
+    "Wilkinson",
+    "Foster",
+    "Chapman",
+    "Powell",
+    "Webb",
+    "Rogers",
+    "Gray",
+    "Mason",
+    "Ali",
+    "Hunt",
+    "Hussain",
+    "Campbell",
+    "Matthews",
+    "Owen",
+    "Palmer",
+    "Holmes",
+    "Mills",
+    "Barnes",
+    "Knight",
+    "Lloyd",
+    "Butler",
+    "Russell",
+    "Barker",
+    "Fisher",
+    "Stevens",
+    "Jenkins",
+    "Murray",
+    "Dixon",
+    "Harvey",
+    "Graham",
+    "Pearson",
+    "Ahmed",
+    "Fletcher",
+    "Walsh",
+    "Kaur",
+    "Gibson",
+    "Howard",
+    "Andrews",
+    "Stewart",
+    "Elliott",
+    "Reynolds",
+    "Saunders",
+    "Payne",
+    "Fox",
+    "Ford",
+    "Pearce",
+    "Day",
+    "Brooks",
+    "West",
+    "Lawrence",
+    "Cole",
+    "Atkinson",
+    "Bradley",
+    "Spencer",
+    "Gill",
+    "Dawson",
+    "Ball",
+    "Burton",
+    "O'Brien",
+    "Watts",
+    "Rose",
+    "Booth",
+    "Perry",
+    "Ryan",
+    "Grant",
+    "Wells",
+    "Armstrong",
+    "Francis",
+    "Rees",
+    "Hayes",
+    "Hart",
+    "Hudson",
+    "Newman",
+    "Barrett",
+    "Gregory",
+    "Lowe",
+    "Okafor",
+    "Adeyemi",
+    "Nowak",
+    "Kowalski",
+    "Wisniewski",
+    "Mensah",
+    "Osei",
+    "Chowdhury",
+    "Rahman",
+    "Miah",
+    "Islam",
+    "Uddin",
+    "Sharma",
+    "Kumar",
+    "Gupta",
+    "Mahmood",
+    "Iqbal",
+    "Akhtar",
+    "Nguyen",
+]
+STREETS = [
+    "High Street",
+    "Station Road",
+    "Church Lane",
+    "Mill Lane",
+    "Park Road",
+    "Victoria Road",
+    "Green Lane",
+    "Manor Road",
+    "Church Street",
+    "Kings Road",
+    "Queens Road",
+    "New Road",
+    "School Lane",
+    "The Avenue",
+    "Grange Road",
+    "North Street",
+    "London Road",
+    "Albert Road",
+    "Springfield Road",
+    "Chapel Street",
+    "Windsor Road",
+    "York Road",
+    "Highfield Road",
+    "George Street",
+    "Alexandra Road",
+    "Main Street",
+    "Orchard Close",
+    "Meadow Way",
+    "Willow Drive",
+    "Beech Avenue",
+    "Oak Road",
+    "Elm Grove",
+    "Ash Close",
+    "Cedar Way",
+    "Maple Drive",
+    "Holly Close",
+    "Hawthorn Road",
+    "Rowan Way",
+    "Birch Grove",
+    "Larch Close",
+]
 NICKNAMES = {
     "William": ["Will", "Billy", "Bill"],
     "James": ["Jim", "Jimmy", "Jamie"],
@@ -138,7 +420,11 @@ def _upn(rng: random.Random) -> str:
 
 def _postcode(rng: random.Random) -> str:
     area = rng.choice(["LS", "BD", "HX", "WF", "HD", "YO", "HG", "DN", "S", "M"])
-    return f"{area}{rng.randrange(1, 30)} {rng.randrange(1, 10)}{rng.choice('ABDEFGHJLNPQRSTUWXYZ')}{rng.choice('ABDEFGHJLNPQRSTUWXYZ')}"
+    unit = rng.choice(_UNIT_LETTERS) + rng.choice(_UNIT_LETTERS)
+    return f"{area}{rng.randrange(1, 30)} {rng.randrange(1, 10)}{unit}"
+
+
+_UNIT_LETTERS = "ABDEFGHJLNPQRSTUWXYZ"
 
 
 def _address(rng: random.Random) -> str:
@@ -174,7 +460,7 @@ def _given_for(rng: random.Random, sex: str, avoid: set[str]) -> str:
 
 def make_county(children: int, *, seed: int = 1, start_index: int = 0) -> County:
     """About ``children`` children in families, each held by ~3.4 agencies with noise."""
-    rng = random.Random(seed)
+    rng = random.Random(seed)  # noqa: S311 - reproducible test data, not secrets
     made: list[Child] = []
     twins: list[tuple[str, str]] = []
     households: dict[str, list[str]] = {}
@@ -251,21 +537,24 @@ def _noisy(
         family = _typo(rng, family)
     if rng.random() < 0.015 * p:
         given, family = family, given
-    born: date | None = child.birth_date
+    born: date | None
+    real = child.birth_date
+    born = real
     roll = rng.random()
-    if roll < 0.03 * p and born.day <= 12 and born.day != born.month:
-        born = date(born.year, born.day, born.month)
+    if roll < 0.03 * p and real.day <= 12 and real.day != real.month:
+        born = date(real.year, real.day, real.month)
     elif roll < 0.05 * p:
         part = rng.randrange(3)
-        if part == 0 and not (born.month == 2 and born.day == 29):
-            born = born.replace(year=born.year + rng.choice((-1, 1)))
+        if part == 0 and not (real.month == 2 and real.day == 29):
+            born = real.replace(year=real.year + rng.choice((-1, 1)))
         elif part == 1:
-            born = born.replace(month=(born.month % 12) + 1) if born.day <= 28 else born
+            born = real.replace(month=(real.month % 12) + 1) if real.day <= 28 else real
         else:
-            born = born + timedelta(days=rng.choice((-1, 1)))
+            born = real + timedelta(days=rng.choice((-1, 1)))
     elif roll < 0.06 * p:
         born = None
-    address, postcode = child.address, child.postcode
+    address: str | None = child.address
+    postcode: str | None = child.postcode
     if rng.random() < 0.07 * p:
         address, postcode = child.old_address, child.old_postcode
     if rng.random() < 0.04 * p:
