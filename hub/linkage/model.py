@@ -48,7 +48,7 @@ def splink_settings() -> dict[str, Any]:
 
 
 def train(
-    rows: Sequence[Features], *, seed: int = 1, recall: float = 0.8
+    rows: Sequence[Features], *, seed: int = 1, recall: float = 0.8, u_pairs: float = 2e6
 ) -> tuple[dict[str, Any], Any]:
     """m and u by EM on the data itself; returns the model dict and the live Splink linker."""
     from splink import DuckDBAPI, Linker
@@ -60,7 +60,7 @@ def train(
     linker.training.estimate_probability_two_random_records_match(
         ["l.nhs = r.nhs", "l.upn = r.upn"], recall=recall
     )
-    linker.training.estimate_u_using_random_sampling(max_pairs=2e6, seed=seed)
+    linker.training.estimate_u_using_random_sampling(max_pairs=u_pairs, seed=seed)
     # Two EM sessions, each blocked on fields the other estimates, so every field is learnt.
     # Twins pose as matches in the date-of-birth block and soften the given-name penalty;
     # the veto in spec.VETO_FIELDS, not the weight, is what keeps them apart.

@@ -18,7 +18,7 @@ def county() -> County:
 
 @pytest.fixture(scope="session")
 def trained(county: County) -> dict[str, Any]:
-    model, _ = train([features(r) for r in county.records])
+    model, _ = train([features(r) for r in county.records], u_pairs=2e5)
     return model
 
 

@@ -110,9 +110,7 @@ def test_bulk_linkage_keeps_twins_apart(county: County, trained: dict[str, Any])
     people_of_child: dict[str, set[str]] = {}
     for record, person in result.person_of.items():
         people_of_child.setdefault(county.truth[record], set()).add(person)
-    merged = [
-        (a, b) for a, b in county.twins if people_of_child[a] & people_of_child[b]
-    ]
+    merged = [(a, b) for a, b in county.twins if people_of_child[a] & people_of_child[b]]
     assert county.twins, "the generator made no twins"
     assert merged == []
     assert scores["precision"] >= 0.995
