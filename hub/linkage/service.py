@@ -105,9 +105,15 @@ class DatabaseCandidates:
 
 
 def index_record(session: Session, blind: BlindIndex, record_id: str, f: Features) -> None:
+    """Blocking keys for live linking, and the household key (prefixed ``h:``) for families."""
+    from hub.linkage.families import household_hash
+
     session.execute(delete(LinkBlockKey).where(LinkBlockKey.record_id == record_id))
     for key in block_keys(f):
         session.add(LinkBlockKey(record_id=record_id, key=blind.of(BLOCK_SYSTEM, key)))
+    household = household_hash(blind, f)
+    if household is not None:
+        session.add(LinkBlockKey(record_id=record_id, key=f"h:{household[:62]}"))
 
 
 def open_evidence(

@@ -185,3 +185,27 @@ def test_split_after_a_wrong_link_keeps_history(world: World) -> None:
     )
     assert merge.status_code == 200, merge.text
     assert record(world.hub, "SCHOOL", "S1").person_id == health.person_id
+
+
+def test_siblings_and_household_follow_from_shared_carers_and_address(world: World) -> None:
+    from hub.linkage.families import family_of
+
+    mother = school_record("Kelly", "Smyth", "1988-02-11", "female")
+    mother["kind"] = "adult"
+    world.put("COUNCIL", "/v1/records/M1", mother)
+    for local, given, born in (("A1", "Jayden", "2015-04-03"), ("A2", "Amelia", "2018-09-30")):
+        body = school_record(given, "Smyth", born)
+        body["relationships"] = [{"record": "M1", "kind": "parent-with-parental-responsibility"}]
+        world.put("COUNCIL", f"/v1/records/{local}", body)
+    neighbour = school_record("Tom", "Jones", "2014-01-01")
+    neighbour["address"] = "16 Mill Lane, Oakfield"
+    world.put("COUNCIL", "/v1/records/N1", neighbour)
+
+    a1, a2 = record(world.hub, "COUNCIL", "A1"), record(world.hub, "COUNCIL", "A2")
+    m1, n1 = record(world.hub, "COUNCIL", "M1"), record(world.hub, "COUNCIL", "N1")
+    with world.hub.sessions() as session:
+        family = family_of(session, a1.person_id)
+    assert family.carers == {m1.person_id}
+    assert family.siblings == {a2.person_id}
+    assert family.household == {m1.person_id, a2.person_id}
+    assert n1.person_id not in family.everyone
