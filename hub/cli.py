@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from hub.cli_linkage import app as linkage_app
 from hub.settings import Settings, get_settings
 
 app = typer.Typer(
@@ -26,6 +27,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(client_app, name="client")
 app.add_typer(audit_app, name="audit")
 app.add_typer(keys_app, name="keys")
+app.add_typer(linkage_app, name="linkage")
 out = Console()
 err = Console(stderr=True)
 

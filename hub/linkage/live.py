@@ -84,10 +84,17 @@ class LiveDecision:
 
 
 def decide(
-    scorer: Scorer, thresholds: Thresholds, incoming: Features, source: CandidateSource
+    scorer: Scorer,
+    thresholds: Thresholds,
+    incoming: Features,
+    source: CandidateSource,
+    conflicting: set[str] | None = None,
 ) -> LiveDecision:
-    """Link to one person only when exactly one clears the threshold; doubt goes to review."""
-    conflicting: set[str] = set()
+    """Link to one person only when exactly one clears the threshold; doubt goes to review.
+
+    ``conflicting`` names people already known to hold a different NHS number.
+    """
+    conflicting = set(conflicting or ())
     best_by_person: dict[str, Scored] = {}
     for candidate in source.candidates(block_keys(incoming)):
         other = candidate.features

@@ -104,6 +104,14 @@ class DatabaseCandidates:
         ]
 
 
+class _Fixed:
+    def __init__(self, candidates: list[Candidate]) -> None:
+        self._candidates = candidates
+
+    def candidates(self, keys: Sequence[str]) -> Iterable[Candidate]:
+        return self._candidates
+
+
 def index_record(session: Session, blind: BlindIndex, record_id: str, f: Features) -> None:
     """Blocking keys for live linking, and the household key (prefixed ``h:``) for families."""
     from hub.linkage.families import household_hash
@@ -173,7 +181,15 @@ def after_record_written(
         index_record(session, blind, record.id, f)
         return
     source = DatabaseCandidates(session, cipher, blind, kind=record.kind, skip=record.id)
-    decision = decide(scorer, linker.thresholds, f, source)
+    candidates = list(source.candidates(block_keys(f)))
+    conflicting: set[str] = set()
+    if f.nhs:
+        ours = blind.of(NHS_NUMBER_SYSTEM, f.nhs)
+        for person_id in {c.person_id for c in candidates}:
+            theirs = _nhs_numbers(session, person_id)
+            if theirs and ours not in theirs:
+                conflicting.add(person_id)  # another record of theirs has another number
+    decision = decide(scorer, linker.thresholds, f, _Fixed(candidates), conflicting)
     if decision.outcome is LinkOutcome.LINK and decision.person_id and decision.best:
         empty = session.get(Person, record.person_id)
         record.person_id = decision.person_id
@@ -278,9 +294,14 @@ def list_reviews(session: Session, status: str = ReviewStatus.OPEN) -> list[Link
 
 
 def _nhs_numbers(session: Session, person_id: str) -> set[str]:
+    """Blind-indexed NHS numbers of every record of the person (and those merged into it)."""
+    from hub.linkage.families import _merged_ids
     from hub.people.service import _person_nhs_numbers
 
-    return _person_nhs_numbers(session, person_id)
+    found: set[str] = set()
+    for pid in _merged_ids(session, person_id):
+        found |= _person_nhs_numbers(session, pid)
+    return found
 
 
 def merge_people(

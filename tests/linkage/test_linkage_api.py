@@ -209,3 +209,14 @@ def test_siblings_and_household_follow_from_shared_carers_and_address(world: Wor
     assert family.siblings == {a2.person_id}
     assert family.household == {m1.person_id, a2.person_id}
     assert n1.person_id not in family.everyone
+
+
+def test_no_probabilistic_link_to_a_person_holding_another_nhs_number(world: World) -> None:
+    world.put("HEALTH", "/v1/records/H1", child(NHS_CONSENTED))
+    world.put("SCHOOL", "/v1/records/S1", school_record("Jaydon", "Smith", "2015-03-04"))
+    # Same demographics as the school's record, but an NHS number the person does not hold.
+    other = child(NHS_NO_CONSENT, given="Jaydon", family="Smith", born="2015-03-04")
+    world.put("COUNCIL", "/v1/records/C1", other)
+    health, council = record(world.hub, "HEALTH", "H1"), record(world.hub, "COUNCIL", "C1")
+    assert council.person_id != health.person_id
+    assert council.link_method == LinkMethod.NEW
