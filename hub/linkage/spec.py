@@ -238,4 +238,5 @@ BLOCKING_RULES: tuple[str, ...] = (
 VETO_LEVELS: dict[str, frozenset[str]] = {
     "given_name": frozenset({"jaro-winkler >= 0.8", "All other comparisons"}),
     "birth_date": frozenset({"All other comparisons"}),
+    "sex": frozenset({"All other comparisons"}),
 }

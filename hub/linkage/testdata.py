@@ -16,6 +16,8 @@ import random
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
+import jellyfish
+
 from hub.identifiers import upn_with_check_letter
 from hub.linkage.records import SourceRecord
 
@@ -449,13 +451,24 @@ def _typo(rng: random.Random, word: str) -> str:
 
 
 def _given_for(rng: random.Random, sex: str, avoid: set[str]) -> str:
+    """A name unlike the siblings': parents do not call twins Sophia and Sofia."""
     pool = GIVEN_GIRLS if sex == "female" else GIVEN_BOYS
     if rng.random() < 0.15:
         pool = [n for n in NICKNAMES if n in pool] or pool
     while True:
         name = rng.choice(pool)
-        if name not in avoid:
+        if not any(_alike(name, other) for other in avoid):
             return name
+
+
+def _alike(a: str, b: str) -> bool:
+    return (
+        a == b
+        or jellyfish.metaphone(a) == jellyfish.metaphone(b)
+        or jellyfish.jaro_winkler_similarity(a.upper(), b.upper()) >= 0.8
+        or b in NICKNAMES.get(a, ())
+        or a in NICKNAMES.get(b, ())
+    )
 
 
 def make_county(children: int, *, seed: int = 1, start_index: int = 0) -> County:
