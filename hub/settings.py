@@ -36,10 +36,10 @@ class Settings(BaseSettings):
     max_request_bytes: int = Field(default=1_000_000, ge=1024)
     log_level: str = "INFO"
     linkage_link_weight: float = Field(
-        default=4.0, description="Match weight at or above which a record is linked unasked."
+        default=-4.0, description="Match weight at or above which a record is linked unasked."
     )
     linkage_review_weight: float = Field(
-        default=-4.0, description="Match weight at or above which a pair goes to review."
+        default=-14.0, description="Match weight at or above which a pair goes to review."
     )
 
     @field_validator("public_url")

@@ -496,7 +496,9 @@ def make_county(children: int, *, seed: int = 1, start_index: int = 0) -> County
             sex = rng.choice(("female", "male"))
             twin = k > 0 and rng.random() < 0.05
             if not twin and k > 0:
-                born = min(latest, born + timedelta(days=rng.randrange(300, 1500)))
+                born = born + timedelta(days=rng.randrange(300, 1500))
+                if born > latest:  # the family's youngest: born some time in the last years
+                    born = latest - timedelta(days=rng.randrange(0, 3 * 365))
             given = _given_for(rng, sex, used)
             used.add(given)
             child = Child(
