@@ -16,11 +16,13 @@ from typing import Any
 from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session
 
+from consent.models import ConsentRecord
 from hub.crypto.fields import BlindIndex, FieldCipher
 from hub.db.base import utcnow
 from hub.disclosure import log
 from hub.errors import BadRequest, Conflict, NotFound
 from hub.identifiers import NHS_NUMBER_SYSTEM, UPN_SYSTEM
+from hub.involvements.models import Involvement
 from hub.linkage.features import Features, features
 from hub.linkage.live import Candidate, LiveLinker, Scored, block_keys, decide
 from hub.linkage.models import LinkBlockKey, LinkEvidence, LinkReview
@@ -333,6 +335,11 @@ def merge_people(
         open_evidence(
             session, record_id=record.id, person_id=target_id, method=method, decided_by=actor
         )
+    _move_involvements(session, source_id, target_id)
+    for consent in session.execute(
+        select(ConsentRecord).where(ConsentRecord.person_id == source_id)
+    ).scalars():
+        consent.person_id = target_id  # one child: the consent given for them follows
     source.merged_into_id = target_id
     log.append(
         session,
@@ -402,6 +409,16 @@ def split_record(session: Session, record_id: str, *, actor: str, reason: str) -
     session.add(person)
     session.flush()
     end_evidence(session, record.id, "split")
+    still_there = session.execute(
+        select(AgencyRecord.id).where(
+            AgencyRecord.person_id == old,
+            AgencyRecord.agency_id == record.agency_id,
+            AgencyRecord.id != record.id,
+        )
+    ).first()
+    if still_there is None:
+        # Involvements name the person, not the record: the agency's go with its record.
+        _move_involvements(session, old, person.id, agency_id=record.agency_id)
     record.person_id = person.id
     record.link_method = LinkMethod.NEW
     record.link_confidence = 1.0
@@ -423,6 +440,16 @@ def split_record(session: Session, record_id: str, *, actor: str, reason: str) -
         body={"record": record.id, "new_person": person.id, "by": actor, "reason": reason},
     )
     return person
+
+
+def _move_involvements(
+    session: Session, source_id: str, target_id: str, agency_id: int | None = None
+) -> None:
+    query = select(Involvement).where(Involvement.person_id == source_id)
+    if agency_id is not None:
+        query = query.where(Involvement.agency_id == agency_id)
+    for involvement in session.execute(query).scalars():
+        involvement.person_id = target_id
 
 
 def records_at(session: Session, person_id: str, moment: datetime) -> list[str]:

@@ -220,3 +220,39 @@ def test_no_probabilistic_link_to_a_person_holding_another_nhs_number(world: Wor
     health, council = record(world.hub, "HEALTH", "H1"), record(world.hub, "COUNCIL", "C1")
     assert council.person_id != health.person_id
     assert council.link_method == LinkMethod.NEW
+
+
+def test_a_review_band_record_discloses_nothing_until_accepted(world: World) -> None:
+    from tests.factories import consent, involvement, populate
+
+    populate(world)
+    # The school's record of a child with the same surname, address and birth date but another
+    # given name: the review band, so the school nurse's involvement must not show.
+    world.put("SCHOOL", "/v1/records/s-9", school_record("Jade", "Smyth", "2015-04-03", "female"))
+    world.put("SCHOOL", "/v1/involvements/pastoral-9", involvement("s-9", "pastoral-support"))
+
+    def services() -> set[str]:
+        answer = world.ask("COUNCIL", f"nhs|{NHS_CONSENTED}")
+        assert answer.status_code == 200, answer.text
+        return {i["service"] for i in answer.json()["involvements"]}
+
+    assert "pastoral-support" not in services()
+    listed = world.api.get("/v1/linkage/reviews", headers=steward(world)).json()
+    s9 = record(world.hub, "SCHOOL", "s-9")
+    mine = [
+        item["id"]
+        for item in listed
+        if world.api.get(f"/v1/linkage/reviews/{item['id']}", headers=steward(world)).json()[
+            "record"
+        ]["record_id"]
+        == s9.id
+    ]
+    assert mine
+    accepted = world.api.post(
+        f"/v1/linkage/reviews/{mine[0]}/decision",
+        json={"decision": "accept", "reason": "same child, known as Jade"},
+        headers=steward(world),
+    )
+    assert accepted.status_code == 200, accepted.text
+    assert consent  # the family's consent from populate() covers the school
+    assert "pastoral-support" in services()
