@@ -13,7 +13,7 @@ from sqlalchemy.exc import DataError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from hub import metrics
-from hub.api import audit, imports, log_proofs, openapi, public, v1
+from hub.api import audit, imports, linkage, log_proofs, openapi, public, v1
 from hub.api.guards import BodySizeLimit
 from hub.api.guards import SafeJSONResponse as JSONResponse
 from hub.api.metrics import router as metrics_router
@@ -52,6 +52,7 @@ def create_app(hub: Hub) -> FastAPI:
     app.include_router(fhir_router)
     app.mount("/console", create_console(hub))
     app.include_router(metrics_router)
+    app.include_router(linkage.router)
     _install_error_handlers(app)
     app.add_middleware(BodySizeLimit, limit=hub.settings.max_request_bytes)
     app.add_middleware(RateLimit, rate=hub.settings.rate_limit, tokens=hub.tokens)

@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from hub import cli_audit, cli_console, cli_import, cli_ops, cli_policy, cli_synth
+from hub.cli_linkage import app as linkage_app
 from hub.cli_notify import notify_app
 from hub.settings import Settings, get_settings
 
@@ -34,6 +35,7 @@ app.add_typer(notify_app, name="notify")
 app.add_typer(cli_policy.app, name="policy")
 app.add_typer(cli_console.app, name="console")
 app.add_typer(cli_ops.app, name="ops")
+app.add_typer(linkage_app, name="linkage")
 out = Console()
 err = Console(stderr=True)
 

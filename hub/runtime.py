@@ -14,6 +14,8 @@ from hub.crypto.keys import Keyring, load_keyring
 from hub.db.engine import make_engine, make_sessionmaker
 from hub.disclosure.tree import LogSigner, log_origin
 from hub.disclosure.writer import LogWriter
+from hub.linkage.bulk import Thresholds
+from hub.linkage.live import LiveLinker
 from hub.logging import log
 from hub.people.service import Crypto
 from hub.settings import Settings
@@ -50,6 +52,8 @@ class Hub:
     def __post_init__(self) -> None:
         self._reload_stamp = _stamp(reload_marker(self.settings))
 
+    linker: LiveLinker
+
     @classmethod
     def start(cls, settings: Settings, *, keyring: Keyring | None = None) -> Hub:
         settings.check_for_production()
@@ -67,6 +71,10 @@ class Hub:
             rules=SharingRules(settings.resolved_policy_dir),
             log_signer=signer,
             log=LogWriter(sessions, signer, engine=engine),
+            linker=LiveLinker(
+                settings.data_dir,
+                Thresholds(settings.linkage_link_weight, settings.linkage_review_weight),
+            ),
         )
 
     def reload_rules(self) -> SharingRules:

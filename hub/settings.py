@@ -44,6 +44,12 @@ class Settings(BaseSettings):
         default="100/second;3000/minute",
         description="Per client and per worker, in the limits library's notation; empty: off.",
     )
+    linkage_link_weight: float = Field(
+        default=-4.0, description="Match weight at or above which a record is linked unasked."
+    )
+    linkage_review_weight: float = Field(
+        default=-14.0, description="Match weight at or above which a pair goes to review."
+    )
 
     @field_validator("public_url")
     @classmethod

@@ -125,6 +125,21 @@ class LinkMethod(StrEnum):
     REVIEWED = "reviewed"
 
 
+class LinkOutcome(StrEnum):
+    """What linkage decides about one candidate pair of records."""
+
+    LINK = "link"
+    REVIEW = "review"
+    APART = "apart"
+
+
+class ReviewStatus(StrEnum):
+    OPEN = "open"
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+    WITHDRAWN = "withdrawn"
+
+
 class Outcome(StrEnum):
     PERMIT = "permit"
     PARTIAL = "partial"
@@ -151,6 +166,9 @@ class LogEvent(StrEnum):
     POLICY_RELOADED = "hub:policy:reloaded"
     POLICY_REFUSED = "hub:policy:refused"
     LINK_MADE = "hub:link:made"
+    LINK_REVIEW_DECIDED = "hub:link:review-decided"
+    LINK_SPLIT = "hub:link:split"
+    PEOPLE_MERGED = "hub:link:merged"
     CLIENT_REGISTERED = "hub:client:registered"
     REVIEW_RECORDED = "hub:review:recorded"
     AUDIT_SEARCHED = "hub:audit:searched"

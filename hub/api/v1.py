@@ -75,7 +75,9 @@ def put_record(
 ) -> RecordOut:
     """Register or update a person your agency holds, under your own id for them."""
     agency = calling_agency(caller, session, Scope.RECORDS_WRITE)
-    written = upsert_record(session, hub.crypto, agency=agency, local_id=local_id, payload=payload)
+    written = upsert_record(
+        session, hub.crypto, agency=agency, local_id=local_id, payload=payload, linker=hub.linker
+    )
     session.commit()
     return RecordOut(local_id=local_id, status="created" if written.created else "updated")
 

@@ -18,10 +18,14 @@ class Scope(StrEnum):
     AUDIT_REVIEW = "system/AuditEvent.write"
     """Information governance: record a review of a logged decision."""
     CONSENT_READ = "system/Consent.read"
+    LINKAGE_REVIEW = "system/Linkage.review"
+    """Data stewards: decide doubtful matches, split and merge people."""
 
 
 ALL_SCOPES = tuple(str(s) for s in Scope)
 
 IG_SCOPES = (str(Scope.AUDIT_READ), str(Scope.AUDIT_REVIEW))
-AGENCY_SCOPES = tuple(s for s in ALL_SCOPES if s not in IG_SCOPES)
-"""What a system gets when none are named: never the IG scopes, which are granted by name."""
+STEWARD_SCOPES = (str(Scope.LINKAGE_REVIEW),)
+AGENCY_SCOPES = tuple(s for s in ALL_SCOPES if s not in IG_SCOPES + STEWARD_SCOPES)
+"""What a system gets when none are named: never the IG or steward scopes, granted by name."""
+DEFAULT_SCOPES = AGENCY_SCOPES

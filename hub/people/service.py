@@ -1,8 +1,10 @@
 """Writing agency records into the master index, encrypted, and linking them to people.
 
-Linking here is deterministic: a record joins the person who already holds the same NHS
-number or UPN. A record whose NHS number differs from the matched person's is never joined
-to them. The linkage work replaces this with a fuller matcher behind the same function.
+Linking is deterministic first: a record joins the person who already holds the same NHS
+number or UPN, and a record whose NHS number differs from the matched person's is never joined
+to them. A new record that no identifier links is then scored live against the index with the
+trained model (``hub.linkage``): linked above the threshold, sent to review in the doubtful
+band, kept apart below it.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ from hub.identifiers import (
     normalise,
     normalise_postcode,
 )
+from hub.linkage.live import LiveLinker
+from hub.linkage.records import SourceRecord
 from hub.people.models import AgencyRecord, Person, RecordIdentifier, Relationship
 from hub.people.schemas import RecordIn
 from hub.vocab import LinkMethod, LogEvent
@@ -108,7 +112,13 @@ def _link(
 
 
 def upsert_record(
-    session: Session, crypto: Crypto, *, agency: Agency, local_id: str, payload: RecordIn
+    session: Session,
+    crypto: Crypto,
+    *,
+    agency: Agency,
+    local_id: str,
+    payload: RecordIn,
+    linker: LiveLinker | None = None,
 ) -> RecordWrite:
     """Create or update what this agency holds about one person; idempotent by local id."""
     identifiers = _validated_identifiers(payload, agency, local_id)
@@ -158,6 +168,29 @@ def upsert_record(
     record.postcode_enc = c.encrypt(postcode, column="agency_record.postcode")
     _replace_identifiers(record, crypto, identifiers)
     session.flush()
+    from hub.linkage.service import after_record_written
+
+    by_system = {i.system: i.value for i in identifiers}
+    after_record_written(
+        session,
+        crypto.cipher,
+        crypto.blind,
+        linker,
+        record=record,
+        incoming=SourceRecord(
+            record_id=record.id,
+            agency=agency.code,
+            nhs_number=by_system.get(NHS_NUMBER_SYSTEM),
+            upn=by_system.get(UPN_SYSTEM),
+            given_name=payload.given_name,
+            family_name=payload.family_name,
+            birth_date=payload.birth_date,
+            sex=payload.sex,
+            address=payload.address,
+            postcode=postcode,
+        ),
+        created=created,
+    )
     _record_relationships(session, agency=agency, record=record, payload=payload)
     return RecordWrite(record=record, created=created)
 

@@ -1,0 +1,61 @@
+"""``hub linkage``: train the linkage model on the records the hub holds, and inspect it."""
+
+from __future__ import annotations
+
+import json
+
+import typer
+from sqlalchemy import select
+
+from hub.linkage import model as linkage_model
+from hub.linkage.features import features
+from hub.linkage.service import source_record
+from hub.people.models import AgencyRecord
+from hub.runtime import Hub
+from hub.settings import get_settings
+
+app = typer.Typer(help="Linking records of one child across agencies.", no_args_is_help=True)
+
+
+@app.command("train")
+def train(
+    minimum: int = typer.Option(1000, help="Refuse to train on fewer child records."),
+) -> None:
+    """Train m and u by EM on the child records held, and save a new model version."""
+    settings = get_settings()
+    hub = Hub.start(settings)
+    try:
+        with hub.sessions() as session:
+            records = session.execute(
+                select(AgencyRecord).where(AgencyRecord.kind == "child")
+            ).scalars()
+            rows = [features(source_record(hub.crypto.cipher, r)) for r in records]
+        if len(rows) < minimum:
+            typer.echo(f"Only {len(rows)} child records are held; need {minimum} to train.")
+            raise typer.Exit(code=1)
+        model, _ = linkage_model.train(rows)
+        path = linkage_model.save(model, settings.data_dir)
+        typer.echo(f"Trained on {len(rows)} records; saved {path}")
+    finally:
+        hub.close()
+
+
+@app.command("show")
+def show() -> None:
+    """The current model's version and each field's weight per agreement level."""
+    settings = get_settings()
+    path = linkage_model.current_model_path(settings.data_dir)
+    if path is None:
+        typer.echo("No linkage model has been trained: records link by identifiers only.")
+        raise typer.Exit(code=1)
+    scorer = linkage_model.Scorer.load(path)
+    typer.echo(
+        json.dumps(
+            {
+                "version": scorer.version,
+                "prior_weight": scorer.prior_weight,
+                "levels": scorer.level_weights(),
+            },
+            indent=1,
+        )
+    )

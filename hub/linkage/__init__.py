@@ -1,0 +1,1 @@
+"""Linking the records of one child across agencies into the master index."""

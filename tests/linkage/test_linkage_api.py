@@ -1,0 +1,258 @@
+"""Live linking through the API, the review queue, split and merge, all in the log."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from hub.app import create_app
+from hub.auth.scopes import Scope
+from hub.clients import register_client
+from hub.disclosure.log import verify
+from hub.disclosure.models import LogEntry
+from hub.linkage import model as linkage_model
+from hub.linkage.models import LinkEvidence, LinkReview
+from hub.linkage.service import records_at
+from hub.people.models import AgencyRecord
+from hub.runtime import Hub
+from hub.vocab import LinkMethod, LogEvent
+from tests.factories import NHS_CONSENTED, NHS_NO_CONSENT, World, child, make_world
+
+STEWARD = "STEWARD"
+
+
+@pytest.fixture
+def world(hub: Hub, trained: dict[str, Any]) -> Iterator[World]:
+    linkage_model.save(trained, hub.settings.data_dir)
+    with TestClient(create_app(hub)) as api:
+        built = make_world(hub, api)
+        with hub.sessions() as session:
+            from hub.agencies.models import Agency
+
+            council = session.execute(select(Agency).where(Agency.code == "COUNCIL")).scalar_one()
+            built.clients[STEWARD] = register_client(
+                session,
+                client_id="linkage-steward",
+                agency=council,
+                token_endpoint=hub.settings.token_endpoint,
+                scopes=[str(Scope.LINKAGE_REVIEW)],
+            )
+            session.commit()
+        yield built
+
+
+def school_record(given: str, family: str, born: str, sex: str = "male") -> dict[str, Any]:
+    body = child(NHS_CONSENTED, given=given, family=family, born=born)
+    body["identifiers"] = []
+    body["sex"] = sex
+    return body
+
+
+def record(hub: Hub, agency: str, local_id: str) -> AgencyRecord:
+    with hub.sessions() as session:
+        row = session.execute(
+            select(AgencyRecord).join(AgencyRecord.agency).where(AgencyRecord.local_id == local_id)
+        ).scalars()
+        found = [r for r in row if r.agency.code == agency]
+        assert len(found) == 1
+        session.expunge(found[0])
+        return found[0]
+
+
+def entries(hub: Hub, event: LogEvent) -> list[dict[str, Any]]:
+    with hub.sessions() as session:
+        rows = session.execute(select(LogEntry).where(LogEntry.event == str(event))).scalars()
+        return [json.loads(r.body) for r in rows]
+
+
+def steward(world: World) -> dict[str, str]:
+    return world.auth(STEWARD, **{"X-Practitioner": "steward-7"})
+
+
+def test_a_record_arriving_through_the_api_is_linked_live(world: World) -> None:
+    world.put("HEALTH", "/v1/records/H1", child(NHS_CONSENTED))
+    world.put("SCHOOL", "/v1/records/S1", school_record("Jaydon", "Smith", "2015-03-04"))
+
+    health, school = record(world.hub, "HEALTH", "H1"), record(world.hub, "SCHOOL", "S1")
+    assert school.person_id == health.person_id
+    assert school.link_method == LinkMethod.PROBABILISTIC
+    assert 0.5 < school.link_confidence <= 1.0
+    with world.hub.sessions() as session:
+        evidence = session.execute(
+            select(LinkEvidence).where(LinkEvidence.record_id == school.id)
+        ).scalar_one()
+        assert evidence.weight is not None and evidence.model_version
+        fields = {f["field"]: f["level"] for f in json.loads(evidence.fields_json)}
+        assert fields["birth_date"] == "day and month transposed"
+    made = entries(world.hub, LogEvent.LINK_MADE)
+    assert any(e["record"] == school.id and e["method"] == "probabilistic" for e in made)
+
+
+def test_a_different_nhs_number_is_a_different_child(world: World) -> None:
+    world.put("HEALTH", "/v1/records/H1", child(NHS_CONSENTED))
+    world.put("COUNCIL", "/v1/records/C1", child(NHS_NO_CONSENT))
+    assert (
+        record(world.hub, "HEALTH", "H1").person_id != record(world.hub, "COUNCIL", "C1").person_id
+    )
+    with world.hub.sessions() as session:
+        assert session.execute(select(LinkReview)).first() is None
+
+
+def test_review_reject_and_accept_are_logged_with_who_decided(world: World) -> None:
+    world.put("HEALTH", "/v1/records/H1", child(NHS_CONSENTED))
+    world.put("SCHOOL", "/v1/records/TWIN", school_record("Jade", "Smyth", "2015-04-03", "female"))
+    world.put("POLICE", "/v1/records/P1", school_record("Jayden", "Smyth", "2016-08-21"))
+    health = record(world.hub, "HEALTH", "H1")
+    twin, police = record(world.hub, "SCHOOL", "TWIN"), record(world.hub, "POLICE", "P1")
+    assert twin.person_id != health.person_id  # review band: never a link
+    assert police.person_id != health.person_id
+
+    denied = world.api.get("/v1/linkage/reviews", headers=world.auth("HEALTH"))
+    assert denied.status_code == 403
+    listed = world.api.get("/v1/linkage/reviews", headers=steward(world))
+    assert listed.status_code == 200, listed.text
+    by_pair = {}
+    for item in listed.json():
+        shown = world.api.get(f"/v1/linkage/reviews/{item['id']}", headers=steward(world)).json()
+        assert {f["field"] for f in shown["fields"]} >= {"given_name", "birth_date"}
+        by_pair[(shown["record"]["record_id"], shown["candidate"]["record_id"])] = item["id"]
+    assert (twin.id, health.id) in by_pair and (police.id, health.id) in by_pair
+    by_record = {twin.id: by_pair[(twin.id, health.id)], police.id: by_pair[(police.id, health.id)]}
+
+    reject = world.api.post(
+        f"/v1/linkage/reviews/{by_record[twin.id]}/decision",
+        json={"decision": "reject", "reason": "twin sister"},
+        headers=steward(world),
+    )
+    assert reject.status_code == 200, reject.text
+    accept = world.api.post(
+        f"/v1/linkage/reviews/{by_record[police.id]}/decision",
+        json={"decision": "accept", "reason": "date keyed wrongly"},
+        headers=steward(world),
+    )
+    assert accept.status_code == 200, accept.text
+
+    assert record(world.hub, "SCHOOL", "TWIN").person_id != health.person_id
+    assert record(world.hub, "POLICE", "P1").person_id == health.person_id
+    decided = entries(world.hub, LogEvent.LINK_REVIEW_DECIDED)
+    assert sorted((e["by"], e["outcome"]) for e in decided) == [
+        ("steward-7", "accepted"),
+        ("steward-7", "rejected"),
+    ]
+    again = world.api.post(
+        f"/v1/linkage/reviews/{by_record[twin.id]}/decision",
+        json={"decision": "accept"},
+        headers=steward(world),
+    )
+    assert again.status_code == 409
+    with world.hub.sessions() as session:
+        assert verify(session).ok
+
+
+def test_split_after_a_wrong_link_keeps_history(world: World) -> None:
+    world.put("HEALTH", "/v1/records/H1", child(NHS_CONSENTED))
+    world.put("SCHOOL", "/v1/records/S1", school_record("Jaydon", "Smith", "2015-03-04"))
+    health, school = record(world.hub, "HEALTH", "H1"), record(world.hub, "SCHOOL", "S1")
+    assert school.person_id == health.person_id
+    before = datetime.now(UTC)
+
+    split = world.api.post(
+        f"/v1/linkage/records/{school.id}/split",
+        json={"reason": "different boy, same class"},
+        headers=steward(world),
+    )
+    assert split.status_code == 200, split.text
+    new_person = split.json()["person_id"]
+
+    assert record(world.hub, "SCHOOL", "S1").person_id == new_person != health.person_id
+    with world.hub.sessions() as session:
+        # What a disclosure about the child before the split covered is still known.
+        assert records_at(session, health.person_id, before) == sorted([health.id, school.id])
+        assert records_at(session, health.person_id, datetime.now(UTC)) == [health.id]
+    splits = entries(world.hub, LogEvent.LINK_SPLIT)
+    assert splits[-1]["record"] == school.id and splits[-1]["by"] == "steward-7"
+
+    merge = world.api.post(
+        f"/v1/linkage/people/{new_person}/merge",
+        json={"into": health.person_id, "reason": "it was him after all"},
+        headers=steward(world),
+    )
+    assert merge.status_code == 200, merge.text
+    assert record(world.hub, "SCHOOL", "S1").person_id == health.person_id
+
+
+def test_siblings_and_household_follow_from_shared_carers_and_address(world: World) -> None:
+    from hub.linkage.families import family_of
+
+    mother = school_record("Kelly", "Smyth", "1988-02-11", "female")
+    mother["kind"] = "adult"
+    world.put("COUNCIL", "/v1/records/M1", mother)
+    for local, given, born in (("A1", "Jayden", "2015-04-03"), ("A2", "Amelia", "2018-09-30")):
+        body = school_record(given, "Smyth", born)
+        body["relationships"] = [{"record": "M1", "kind": "parent-with-parental-responsibility"}]
+        world.put("COUNCIL", f"/v1/records/{local}", body)
+    neighbour = school_record("Tom", "Jones", "2014-01-01")
+    neighbour["address"] = "16 Mill Lane, Oakfield"
+    world.put("COUNCIL", "/v1/records/N1", neighbour)
+
+    a1, a2 = record(world.hub, "COUNCIL", "A1"), record(world.hub, "COUNCIL", "A2")
+    m1, n1 = record(world.hub, "COUNCIL", "M1"), record(world.hub, "COUNCIL", "N1")
+    with world.hub.sessions() as session:
+        family = family_of(session, a1.person_id)
+    assert family.carers == {m1.person_id}
+    assert family.siblings == {a2.person_id}
+    assert family.household == {m1.person_id, a2.person_id}
+    assert n1.person_id not in family.everyone
+
+
+def test_no_probabilistic_link_to_a_person_holding_another_nhs_number(world: World) -> None:
+    world.put("HEALTH", "/v1/records/H1", child(NHS_CONSENTED))
+    world.put("SCHOOL", "/v1/records/S1", school_record("Jaydon", "Smith", "2015-03-04"))
+    # Same demographics as the school's record, but an NHS number the person does not hold.
+    other = child(NHS_NO_CONSENT, given="Jaydon", family="Smith", born="2015-03-04")
+    world.put("COUNCIL", "/v1/records/C1", other)
+    health, council = record(world.hub, "HEALTH", "H1"), record(world.hub, "COUNCIL", "C1")
+    assert council.person_id != health.person_id
+    assert council.link_method == LinkMethod.NEW
+
+
+def test_a_review_band_record_discloses_nothing_until_accepted(world: World) -> None:
+    from tests.factories import consent, involvement, populate
+
+    populate(world)
+    # The school's record of a child with the same surname, address and birth date but another
+    # given name: the review band, so the school nurse's involvement must not show.
+    world.put("SCHOOL", "/v1/records/s-9", school_record("Jade", "Smyth", "2015-04-03", "female"))
+    world.put("SCHOOL", "/v1/involvements/pastoral-9", involvement("s-9", "pastoral-support"))
+
+    def services() -> set[str]:
+        answer = world.ask("COUNCIL", f"nhs|{NHS_CONSENTED}")
+        assert answer.status_code == 200, answer.text
+        return {i["service"] for i in answer.json()["involvements"]}
+
+    assert "pastoral-support" not in services()
+    listed = world.api.get("/v1/linkage/reviews", headers=steward(world)).json()
+    s9 = record(world.hub, "SCHOOL", "s-9")
+    mine = [
+        item["id"]
+        for item in listed
+        if world.api.get(f"/v1/linkage/reviews/{item['id']}", headers=steward(world)).json()[
+            "record"
+        ]["record_id"]
+        == s9.id
+    ]
+    assert mine
+    accepted = world.api.post(
+        f"/v1/linkage/reviews/{mine[0]}/decision",
+        json={"decision": "accept", "reason": "same child, known as Jade"},
+        headers=steward(world),
+    )
+    assert accepted.status_code == 200, accepted.text
+    assert consent  # the family's consent from populate() covers the school
+    assert "pastoral-support" in services()
