@@ -317,7 +317,9 @@ def facets_of(entry: dict[str, Any]) -> dict[str, Any]:
     """The searchable fields of an entry (see LogFacet); pure, so a migration can use it."""
     requester = entry.get("requester") or {}
     decision = entry.get("decision") or {}
-    review = entry.get("review") or {}
+    review = entry.get("review")
+    if not isinstance(review, dict):  # a match review names its item by id, not a log review
+        review = {}
     permitted = decision.get("outcome") in {"permit", "partial"}
     overridden = bool(entry.get("override")) or (
         permitted and bool(OVERRIDE_REASONS & set(decision.get("reasons") or ()))
