@@ -18,6 +18,9 @@ from hub.disclosure import tree
 from hub.disclosure.models import LogCheckpoint, LogEntry
 from hub.errors import BadRequest, NotFound
 
+MAX_INDEX = 2**62
+"""Beyond any real log, and within a 64-bit database integer."""
+
 router = APIRouter(prefix="/v1/log", tags=["disclosure log proofs"])
 
 
@@ -70,11 +73,13 @@ def get_checkpoint(hub: HubDep, session: SessionDep, _caller: CallerDep) -> Chec
 
 @router.get("/entries/{index}/inclusion", response_model=InclusionOut)
 def get_inclusion(
-    index: Annotated[int, Path(ge=0)],
+    index: Annotated[int, Path(ge=0, le=MAX_INDEX)],
     hub: HubDep,
     session: SessionDep,
     _caller: CallerDep,
-    tree_size: Annotated[int | None, Query(ge=1, description="A signed head's size")] = None,
+    tree_size: Annotated[
+        int | None, Query(ge=1, le=MAX_INDEX, description="A signed head's size")
+    ] = None,
 ) -> InclusionOut:
     """Inclusion proof for one entry against a signed tree head (the latest by default)."""
     entry = session.get(LogEntry, index)
@@ -98,8 +103,8 @@ def get_consistency(
     hub: HubDep,
     session: SessionDep,
     _caller: CallerDep,
-    first: Annotated[int, Query(ge=1)],
-    second: Annotated[int | None, Query(ge=1)] = None,
+    first: Annotated[int, Query(ge=1, le=MAX_INDEX)],
+    second: Annotated[int | None, Query(ge=1, le=MAX_INDEX)] = None,
 ) -> ConsistencyOut:
     """Consistency proof between two signed tree heads (the second is the latest by default)."""
     older = _signed_head(hub, session, first, at_least=first)

@@ -42,6 +42,16 @@ _DESCRIPTIONS = {
     "503": "The hub's database is unavailable; try again after Retry-After seconds.",
 }
 _PUBLIC = ("400", "413", "429", "503")
+FHIR_JSON = "application/fhir+json"
+OPERATION_OUTCOME: dict[str, Any] = {
+    "type": "object",
+    "description": "A FHIR OperationOutcome: every error under /fhir.",
+    "properties": {
+        "resourceType": {"type": "string", "enum": ["OperationOutcome"]},
+        "issue": {"type": "array", "minItems": 1, "items": {"type": "object"}},
+    },
+    "required": ["resourceType", "issue"],
+}
 
 
 def install(app: FastAPI) -> None:
@@ -58,22 +68,23 @@ def install(app: FastAPI) -> None:
         )
         schemas = schema.setdefault("components", {}).setdefault("schemas", {})
         schemas["ErrorOut"] = _error_schema(schemas)
+        schemas["OperationOutcome"] = OPERATION_OUTCOME
         for path, item in schema.get("paths", {}).items():
             statuses = _PUBLIC if path in PUBLIC_PATHS else tuple(_DESCRIPTIONS)
+            # Under /fhir every error is an OperationOutcome in FHIR's own media type.
+            content = (
+                {FHIR_JSON: {"schema": {"$ref": "#/components/schemas/OperationOutcome"}}}
+                if path.startswith("/fhir")
+                else {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorOut"}}}
+            )
             for operation in item.values():
                 responses = operation.setdefault("responses", {})
                 responses.pop("422", None)
+                if path.startswith("/fhir"):
+                    _fhir_media_type(responses)
                 for status in statuses:
                     responses.setdefault(
-                        status,
-                        {
-                            "description": _DESCRIPTIONS[status],
-                            "content": {
-                                "application/json": {
-                                    "schema": {"$ref": "#/components/schemas/ErrorOut"}
-                                }
-                            },
-                        },
+                        status, {"description": _DESCRIPTIONS[status], "content": content}
                     )
         for unused in ("HTTPValidationError", "ValidationError"):
             schemas.pop(unused, None)
@@ -88,3 +99,11 @@ def _error_schema(schemas: dict[str, Any]) -> dict[str, Any]:
     for name, definition in full.pop("$defs", {}).items():
         schemas[name] = definition
     return full
+
+
+def _fhir_media_type(responses: dict[str, Any]) -> None:
+    """FHIR answers are application/fhir+json; FastAPI documents plain JSON by default."""
+    for response in responses.values():
+        content = response.get("content") or {}
+        if "application/json" in content and FHIR_JSON not in content:
+            content[FHIR_JSON] = content.pop("application/json")

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from hub.agencies.models import Agency
+from hub.agencies.models import Agency, ApiClient
 from hub.console.users import ConsoleRole, create_user
 from hub.decision.decide import Requester
 from hub.disclosure.flow import involvements_for
@@ -95,10 +95,20 @@ ASKERS = [
 def make_requests(hub: Hub, session: Session, nhs_numbers: list[str]) -> int:
     """Ask about each demo child as each agency's system would; returns decisions made."""
     kinds = {a.code: a.kind for a in session.execute(select(Agency)).scalars()}
+    # The demo school is whichever school the synthetic county made first: ask as the agency
+    # each demo client acts for, not by a fixed code.
+    acting = {
+        c.client_id: c.agency.code
+        for c in session.execute(select(ApiClient)).scalars()
+        if c.client_id in {asker[1] for asker in ASKERS}
+    }
     made = 0
     for n, nhs in enumerate(nhs_numbers):
         identifier = normalise(NHS_NUMBER_SYSTEM, nhs)
-        for agency, client, practitioner, role, purpose in ASKERS[: 2 + n % 3]:
+        for default_agency, client, practitioner, role, purpose in ASKERS[: 2 + n % 3]:
+            agency = acting.get(client, default_agency)
+            if agency not in kinds:
+                continue
             requester = Requester(
                 agency_code=agency,
                 agency_kind=kinds[agency],

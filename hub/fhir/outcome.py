@@ -17,6 +17,7 @@ from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from fhir.resources.R4B.operationoutcome import OperationOutcome
 from sqlalchemy.exc import OperationalError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from hub.errors import HubError
 from hub.logging import log
@@ -133,6 +134,14 @@ class FhirRoute(APIRoute):
                     message="The hub's database is unavailable; try again shortly.",
                     status_code=503,
                     headers={"Retry-After": "5"},
+                )
+            except StarletteHTTPException as exc:  # e.g. a body that is not JSON at all
+                return outcome_response(
+                    code="invalid-request" if exc.status_code == 400 else "http-error",
+                    message="The request body is not valid FHIR JSON."
+                    if exc.status_code == 400
+                    else str(exc.detail),
+                    status_code=exc.status_code,
                 )
             except Exception as exc:  # a FHIR client gets an OperationOutcome, never a trace
                 log.error("unexpected_error", error=type(exc).__name__)

@@ -10,6 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from fastapi.routing import APIRoute
 from sqlalchemy.exc import OperationalError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from hub.errors import HubError
 from hub.fhir.errors import outcome_response
@@ -44,6 +45,13 @@ class FhirRoute(APIRoute):
                     503,
                     {"Retry-After": "5"},
                 )
+            except StarletteHTTPException as exc:  # e.g. a body that is not JSON at all
+                message = (
+                    "The request body is not valid FHIR JSON."
+                    if exc.status_code == 400
+                    else str(exc.detail)
+                )
+                return outcome_response(message, "invalid-request", exc.status_code)
             except Exception as exc:
                 log.error("unexpected_error", error=type(exc).__name__)
                 return outcome_response(

@@ -60,10 +60,8 @@ def live(hub: Hub, monkeypatch: pytest.MonkeyPatch) -> Iterator[LiveHub]:
     monkeypatch.setattr(
         "hub.console.users._hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
     )
+    county = build_county(hub, token_endpoint=hub.settings.token_endpoint, children=12)
     with hub.sessions() as session:
-        county = build_county(
-            session, hub.crypto, token_endpoint=hub.settings.token_endpoint, families=3
-        )
         sign_ins = {s.username: s for s in create_demo_users(session)}
         session.commit()
         make_requests(hub, session, [e["nhs"] for e in county.examples])
