@@ -139,3 +139,18 @@ def test_fhirpy_reads_audit_events_as_an_ig_system(served: tuple[World, str]) ->
     assert events
     for event in events:
         assert validated(event)["resourceType"] == "AuditEvent"
+
+
+def test_fhirpy_reads_consents_the_agency_recorded(served: tuple[World, str]) -> None:
+    world, base = served
+    fhir = client(world, base)
+
+    consents = (
+        fhir.resources("Consent").search(**{"patient:identifier": "urn:ehh:agency:COUNCIL|c-1"})
+    ).fetch()
+
+    assert len(consents) == 1
+    data = validated(consents[0])
+    assert data["status"] == "active"
+    again = fhir.reference("Consent", data["id"]).to_resource()
+    assert validated(again)["id"] == data["id"]
