@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -101,18 +102,33 @@ def record_consent(session: Session, *, agency: Agency, payload: ConsentIn) -> C
     _apply_scope(consent, payload, now)
     session.add(consent)
     session.flush()
-    _keep_version(
-        session, consent, agency=agency, change="recorded", practitioner=payload.practitioner
-    )
-    consent_changed(session, consent)
-    log.append(
+    _record_change(
         session,
+        consent,
+        agency=agency,
+        change="recorded",
+        practitioner=payload.practitioner,
         event=LogEvent.CONSENT_RECORDED,
-        subject=subject.person_id,
-        agency=agency.code,
         body={**_scope_log(consent), "practitioner": payload.practitioner},
     )
     return consent
+
+
+def _record_change(
+    session: Session,
+    consent: ConsentRecord,
+    *,
+    agency: Agency,
+    change: str,
+    practitioner: str,
+    event: LogEvent,
+    body: dict[str, Any],
+) -> None:
+    """Every change to a consent: keep the version, tell subscribers, write the log entry."""
+    _keep_version(session, consent, agency=agency, change=change, practitioner=practitioner)
+    session.flush()
+    consent_changed(session, consent)
+    log.append(session, event=event, subject=consent.person_id, agency=agency.code, body=body)
 
 
 def own_consent(session: Session, *, agency: Agency, consent_id: str) -> ConsentRecord:
@@ -140,16 +156,13 @@ def amend_consent(
     consent.form_reference = payload.form_reference
     consent.recorded_by_practitioner = payload.practitioner
     _apply_scope(consent, payload, consent.period_start)
-    _keep_version(
-        session, consent, agency=agency, change="amended", practitioner=payload.practitioner
-    )
-    session.flush()
-    consent_changed(session, consent)
-    log.append(
+    _record_change(
         session,
+        consent,
+        agency=agency,
+        change="amended",
+        practitioner=payload.practitioner,
         event=LogEvent.CONSENT_AMENDED,
-        subject=consent.person_id,
-        agency=agency.code,
         body={**_scope_log(consent), "practitioner": payload.practitioner},
     )
     return consent
@@ -165,14 +178,13 @@ def withdraw_consent(
     consent.status = ConsentStatus.WITHDRAWN
     consent.withdrawn_at = utcnow()
     consent.version += 1
-    _keep_version(session, consent, agency=agency, change="withdrawn", practitioner=practitioner)
-    session.flush()
-    consent_changed(session, consent)
-    log.append(
+    _record_change(
         session,
+        consent,
+        agency=agency,
+        change="withdrawn",
+        practitioner=practitioner,
         event=LogEvent.CONSENT_WITHDRAWN,
-        subject=consent.person_id,
-        agency=agency.code,
         body={"consent_id": consent.id, "version": consent.version, "practitioner": practitioner},
     )
     return consent
@@ -187,16 +199,13 @@ def mark_entered_in_error(
         raise Conflict("This consent is already marked entered in error.", code="consent-in-error")
     consent.status = ConsentStatus.ENTERED_IN_ERROR
     consent.version += 1
-    _keep_version(
-        session, consent, agency=agency, change="entered-in-error", practitioner=practitioner
-    )
-    session.flush()
-    consent_changed(session, consent)
-    log.append(
+    _record_change(
         session,
+        consent,
+        agency=agency,
+        change="entered-in-error",
+        practitioner=practitioner,
         event=LogEvent.CONSENT_WITHDRAWN,
-        subject=consent.person_id,
-        agency=agency.code,
         body={"consent_id": consent.id, "version": consent.version, "status": consent.status},
     )
     return consent
