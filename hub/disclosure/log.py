@@ -211,27 +211,96 @@ _PG_NODE = (
 _MOVE = "UPDATE disclosure_log_head SET size = %s, chain_hash = %s, frontier = %s WHERE id = 1"
 
 
-def append_and_commit_pg(connection: Any, batch: Sequence[Pending]) -> list[Receipt]:
-    """PostgreSQL: the same append in two round trips, using psycopg's pipeline mode.
+@dataclass(frozen=True)
+class Head:
+    """Where the log ended after a writer's last commit: what it expects to build on next."""
 
-    One trip takes the head lock and reads the head; the second sends every insert, the head
-    update and the COMMIT together. Returns only after the COMMIT has succeeded.
+    size: int
+    chain_hash: str
+    frontier: str
+
+
+_PG_APPEND = """
+WITH moved AS (
+    UPDATE disclosure_log_head SET size = %(size)b, chain_hash = %(chain_hash)b,
+        frontier = %(frontier)b
+    WHERE id = 1 AND size = %(was_size)b AND chain_hash = %(was_chain_hash)b
+    RETURNING id
+), entries AS (
+    INSERT INTO disclosure_log (seq, entry_id, recorded_at, event, subject, agency, outcome,
+        body, leaf_hash, chain_hash)
+    SELECT * FROM unnest(%(seq)b::bigint[], %(entry_id)b::text[],
+        %(recorded_at)b::timestamptz[], %(event)b::text[], %(subject)b::text[],
+        %(agency)b::text[], %(outcome)b::text[], %(body)b::text[], %(leaf_hash)b::text[],
+        %(chain)b::text[])
+    WHERE EXISTS (SELECT FROM moved)
+), facets AS (
+    INSERT INTO disclosure_log_facet (seq, purpose, legal_basis, practitioner, needs_review,
+        review_of, review_state)
+    SELECT * FROM unnest(%(seq)b::bigint[], %(purpose)b::text[], %(legal_basis)b::text[],
+        %(practitioner)b::text[], %(needs_review)b::boolean[], %(review_of)b::bigint[],
+        %(review_state)b::text[])
+    WHERE EXISTS (SELECT FROM moved)
+), nodes AS (
+    INSERT INTO disclosure_log_node (level, "index", hash)
+    SELECT * FROM unnest(%(node_level)b::smallint[], %(node_index)b::bigint[],
+        %(node_hash)b::text[])
+    WHERE EXISTS (SELECT FROM moved)
+)
+SELECT count(*) FROM moved
+"""
+
+
+def _columns(built: Built, was: Head) -> dict[str, Any]:
+    """The batch as one array per column, for the single-statement append."""
+    entries, facets, nodes = built.entries, built.facets, built.nodes
+    params: dict[str, Any] = {
+        "size": built.size,
+        "chain_hash": built.chain_hash,
+        "frontier": built.frontier,
+        "was_size": was.size,
+        "was_chain_hash": was.chain_hash,
+        "chain": [e["chain_hash"] for e in entries],
+        "node_level": [n["level"] for n in nodes],
+        "node_index": [n["index"] for n in nodes],
+        "node_hash": [n["hash"] for n in nodes],
+    }
+    for column in ("seq", "entry_id", "recorded_at", "event", "subject", "agency", "outcome",
+                   "body", "leaf_hash"):  # fmt: skip
+        params[column] = [e[column] for e in entries]
+    for column in ("purpose", "legal_basis", "practitioner", "needs_review", "review_of",
+                   "review_state"):  # fmt: skip
+        params[column] = [f[column] for f in facets]
+    return params
+
+
+def append_and_commit_pg(
+    connection: Any, batch: Sequence[Pending], head: Head | None = None
+) -> tuple[list[Receipt], Head]:
+    """PostgreSQL: append a batch and commit; returns the receipts and the head left behind.
+
+    When the caller knows the head (it made the last append), the whole batch is built
+    before touching the database and written by one statement in its own transaction: the
+    head moves only if it is still where the caller left it, and the entries are inserted
+    only if the head moved. One round trip, and the head row is locked only for the length
+    of that statement's commit. If another worker appended in between, nothing is written
+    and the batch is built again on the locked head (two round trips, as on a first append).
     """
-    try:
-        with connection.pipeline(), connection.cursor() as cursor:
-            cursor.execute(_PG_HEAD)
-            size, chained, frontier = cursor.fetchone()
-            built = build_batch(size, chained, parse_frontier(frontier), batch)
-            cursor.executemany(_PG_ENTRY, built.entries)
-            cursor.executemany(_PG_FACET, built.facets)
-            if built.nodes:
-                cursor.executemany(_PG_NODE, built.nodes)
-            cursor.execute(_MOVE, (built.size, built.chain_hash, built.frontier))
-            connection.commit()
-    except BaseException:
-        connection.rollback()
-        raise
-    return built.receipts
+    if not connection.autocommit:
+        raise ValueError("the log writer's connection must be in autocommit mode")
+    if head is not None:
+        built = build_batch(head.size, head.chain_hash, parse_frontier(head.frontier), batch)
+        with connection.cursor() as cursor:  # one statement: its own transaction
+            cursor.execute(_PG_APPEND, _columns(built, head))
+            row = cursor.fetchone()
+        if row is not None and row[0] == 1:
+            return built.receipts, Head(built.size, built.chain_hash, built.frontier)
+    with connection.transaction(), connection.pipeline(), connection.cursor() as cursor:
+        cursor.execute(_PG_HEAD)
+        size, chained, frontier = cursor.fetchone()
+        built = build_batch(size, chained, parse_frontier(frontier), batch)
+        cursor.execute(_PG_APPEND, _columns(built, Head(size, chained, frontier)))
+    return built.receipts, Head(built.size, built.chain_hash, built.frontier)
 
 
 def append_and_commit_sqlite(connection: Any, batch: Sequence[Pending]) -> list[Receipt]:

@@ -5,8 +5,10 @@ is being written, it becomes the leader: it takes every entry queued so far, app
 under one turn of the head lock, commits once, and only then wakes each waiter with its
 receipt (or the error). Entries that arrived while it was committing form the next batch,
 led by the first of them. No request is ever answered before its entry is committed.
-Across worker processes the head-row lock (SELECT ... FOR UPDATE on PostgreSQL, BEGIN
-IMMEDIATE on SQLite) serialises the batches, so there is still one gapless chain.
+Across worker processes the head row serialises the batches, so there is still one gapless
+chain: on PostgreSQL the writer builds each batch on the head it left and moves the head
+only if no one else has (one statement, one round trip), falling back to SELECT ... FOR
+UPDATE when someone has; on SQLite BEGIN IMMEDIATE takes the turn.
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ class LogWriter:
         self._engine = engine
         self._dialect = engine.dialect.name if engine is not None else None
         self._raw: Any = None
+        self._head: log.Head | None = None
         self._signer = signer
         self._max_batch = max_batch
         self._every = checkpoint_every
@@ -125,17 +128,25 @@ class LogWriter:
         assert self._engine is not None
         if self._raw is None:
             self._raw = self._engine.raw_connection()
+            if self._dialect == "postgresql":
+                self._raw.driver_connection.autocommit = True
         try:
             if self._dialect == "postgresql":
-                return log.append_and_commit_pg(self._raw.driver_connection, pending)
+                receipts, self._head = log.append_and_commit_pg(
+                    self._raw.driver_connection, pending, self._head
+                )
+                return receipts
             return log.append_and_commit_sqlite(self._raw.driver_connection, pending)
         except BaseException:
+            self._head = None
             self._raw.invalidate()
             self._raw = None
             raise
 
     def close(self) -> None:
         if self._raw is not None:
+            if self._dialect == "postgresql":
+                self._raw.driver_connection.autocommit = False
             self._raw.close()
             self._raw = None
 

@@ -84,3 +84,20 @@ def test_the_writer_signs_a_head_every_n_entries(hub: Hub) -> None:
     with hub.sessions() as session:
         result = log.verify(session, vkey=hub.log_signer.vkey)
     assert result.ok and result.checkpoints == 2
+
+
+def test_an_append_made_outside_the_writer_is_built_on_not_overwritten(hub: Hub) -> None:
+    """The writer remembers where it left the head; another appender moving it meanwhile
+    (a consent change in its own transaction) must send the writer back to the locked head."""
+    first = hub.log.record(_pending(0, 0))
+    with hub.sessions() as session:
+        log.append(session, event=LogEvent.CONSENT_RECORDED, body={"outside": True})
+        session.commit()
+    second = hub.log.record(_pending(0, 1))
+    third = hub.log.record(_pending(0, 2))
+
+    assert second.index == first.index + 2 and third.index == second.index + 1
+    with hub.sessions() as session:
+        seqs = list(session.execute(select(LogEntry.seq).order_by(LogEntry.seq)).scalars())
+        assert seqs == list(range(third.index + 1))
+        assert log.verify(session).ok
