@@ -79,11 +79,7 @@ def main() -> None:
         write_key_file(keyring, Path(tmp) / "keys.json")
         settings = Settings(database_url=url, data_dir=Path(tmp))
         hub = Hub.start(settings, keyring=keyring)
-        with hub.sessions() as session:
-            county = build_county(
-                session, hub.crypto, token_endpoint=f"{PUBLIC_URL}/oauth/token", families=6
-            )
-            session.commit()
+        county = build_county(hub, token_endpoint=f"{PUBLIC_URL}/oauth/token", children=12)
         examples = county.examples
         creds = next(c for name, c in county.clients.items() if "council" in name)
         env = {

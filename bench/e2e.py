@@ -73,11 +73,8 @@ def build(url: str, cache: Path, children: int) -> None:
     keyring = Keyring.generate()
     write_key_file(keyring, cache / "keys.json")
     hub = Hub.start(Settings(database_url=url, data_dir=cache), keyring=keyring)
+    county = build_county(hub, token_endpoint=f"{PUBLIC_URL}/oauth/token", children=24)
     with hub.sessions() as session:
-        county = build_county(
-            session, hub.crypto, token_endpoint=f"{PUBLIC_URL}/oauth/token", families=12
-        )
-        session.commit()
         council = session.execute(select(Agency).where(Agency.kind == "council")).scalars().first()
         assert council is not None
         council_id = council.id

@@ -99,11 +99,7 @@ def main() -> None:
         keys = tmp / "keys.json"
         write_key_file(keyring, keys)
         hub = Hub.start(Settings(database_url=url, data_dir=tmp), keyring=keyring)
-        with hub.sessions() as session:
-            county = build_county(
-                session, hub.crypto, token_endpoint=f"{PUBLIC_URL}/oauth/token", families=4
-            )
-            session.commit()
+        county = build_county(hub, token_endpoint=f"{PUBLIC_URL}/oauth/token", children=8)
         hub.close()
         hub_process = subprocess.Popen(
             [

@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import Response
 from sqlalchemy.exc import DataError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from hub import metrics
 from hub.api import audit, imports, linkage, log_proofs, openapi, public, v1
-from hub.api.guards import BodySizeLimit
+from hub.api.guards import BodySizeLimit, RequestGuard
 from hub.api.guards import SafeJSONResponse as JSONResponse
 from hub.api.metrics import router as metrics_router
 from hub.api.ratelimit import RateLimit
@@ -56,7 +52,7 @@ def create_app(hub: Hub) -> FastAPI:
     _install_error_handlers(app)
     app.add_middleware(BodySizeLimit, limit=hub.settings.max_request_bytes)
     app.add_middleware(RateLimit, rate=hub.settings.rate_limit, tokens=hub.tokens)
-    _install_middleware(app, hub)
+    app.add_middleware(RequestGuard, limit=hub.settings.max_request_bytes)
     openapi.install(app)
     return app
 
@@ -119,34 +115,3 @@ def _describe(error: Any) -> dict[str, str]:
     """A validation error without echoing the submitted value back."""
     where = ".".join(str(part) for part in error.get("loc", ()) if part != "body") or "request"
     return {"code": "invalid-field", "description": f"{where}: {error.get('msg', 'invalid')}"}
-
-
-def _install_middleware(app: FastAPI, hub: Hub) -> None:
-    limit = hub.settings.max_request_bytes
-
-    @app.middleware("http")
-    async def _guard_and_log(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        started = time.perf_counter()
-        length = request.headers.get("content-length")
-        if length is not None and (not length.isdigit() or int(length) > limit):
-            response: Response = JSONResponse(
-                error_body(f"The request body is larger than {limit} bytes.", "body-too-large"),
-                status_code=413,
-            )
-        else:
-            response = await call_next(request)
-        response.headers["X-Content-Type-Options"] = "nosniff"
-        route = getattr(request.scope.get("route"), "path", "unmatched")
-        elapsed = time.perf_counter() - started
-        metrics.REQUESTS.labels(request.method, route, str(response.status_code)).inc()
-        metrics.REQUEST_SECONDS.labels(route).observe(elapsed)
-        log.info(
-            "request",
-            method=request.method,
-            route=route,
-            status=response.status_code,
-            ms=round(elapsed * 1000, 2),
-        )
-        return response

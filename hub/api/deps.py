@@ -16,7 +16,8 @@ from hub.errors import Forbidden, Unauthenticated
 from hub.runtime import Hub
 
 
-def get_hub(request: Request) -> Hub:
+async def get_hub(request: Request) -> Hub:
+    """Async so that FastAPI does not hand this attribute lookup to a worker thread."""
     hub: Hub = request.app.state.hub
     return hub
 

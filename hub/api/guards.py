@@ -9,11 +9,17 @@ middleware, so that the route, not a task group, sees the exception.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from fastapi import HTTPException
 from fastapi.responses import JSONResponse
+from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from hub import metrics
+from hub.errors import error_body
+from hub.logging import log
 
 
 class BodyTooLarge(HTTPException):
@@ -43,6 +49,63 @@ class BodySizeLimit:
             return message
 
         await self.app(scope, counted, send)
+
+
+class RequestGuard:
+    """The outermost layer: refuse a declared oversize body, mark every answer nosniff, and
+    count, time and log each request (route template and status only, nothing personal).
+
+    Plain ASGI rather than Starlette's BaseHTTPMiddleware, which costs every request a task
+    and a pair of memory streams.
+    """
+
+    def __init__(self, app: ASGIApp, *, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def marked(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                MutableHeaders(scope=message)["X-Content-Type-Options"] = "nosniff"
+            await send(message)
+
+        try:
+            if self._declared_too_large(scope):
+                refusal = SafeJSONResponse(
+                    error_body(
+                        f"The request body is larger than {self.limit} bytes.", "body-too-large"
+                    ),
+                    status_code=413,
+                )
+                await refusal(scope, receive, marked)
+            else:
+                await self.app(scope, receive, marked)
+        finally:
+            route = getattr(scope.get("route"), "path", "unmatched")
+            elapsed = time.perf_counter() - started
+            metrics.REQUESTS.labels(scope["method"], route, str(status)).inc()
+            metrics.REQUEST_SECONDS.labels(route).observe(elapsed)
+            log.info(
+                "request",
+                method=scope["method"],
+                route=route,
+                status=status,
+                ms=round(elapsed * 1000, 2),
+            )
+
+    def _declared_too_large(self, scope: Scope) -> bool:
+        for name, value in scope.get("headers", ()):
+            if name == b"content-length":
+                return not value.isdigit() or int(value) > self.limit
+        return False
 
 
 class SafeJSONResponse(JSONResponse):

@@ -169,7 +169,6 @@ def get_consents(local_id: LocalId, session: SessionDep, caller: CallerDep) -> l
 def get_involvements(
     request: Request,
     hub: HubDep,
-    session: SessionDep,
     identifier: Annotated[
         str | None,
         Query(max_length=200, description="system|value, e.g. nhs|9434765919"),
@@ -194,24 +193,27 @@ def get_involvements(
     not). The decision is flagged for IG review. An override that is not fully argued is
     refused with 400, and that refusal is logged too.
     """
-    answer = who_else_is_involved(
-        hub,
-        session,
-        InvolvementsQuery(
-            authorization=request.headers.get("authorization"),
-            identifier=identifier,
-            purpose=purpose,
-            practitioner=x_practitioner,
-            role=x_practitioner_role,
-            override=OverrideRequest(
-                legal_basis=x_override_legal_basis,
-                reason=x_override_reason,
-                justification=x_override_justification,
-                family_told=x_override_family_told,
-                not_told_reason=x_override_not_told_reason,
+    # The session is opened here rather than as a dependency: a generator dependency costs
+    # two more hops to a worker thread, and this is the hub's busiest route.
+    with hub.read_sessions() as session:
+        answer = who_else_is_involved(
+            hub,
+            session,
+            InvolvementsQuery(
+                authorization=request.headers.get("authorization"),
+                identifier=identifier,
+                purpose=purpose,
+                practitioner=x_practitioner,
+                role=x_practitioner_role,
+                override=OverrideRequest(
+                    legal_basis=x_override_legal_basis,
+                    reason=x_override_reason,
+                    justification=x_override_justification,
+                    family_told=x_override_family_told,
+                    not_told_reason=x_override_not_told_reason,
+                ),
             ),
-        ),
-    )
+        )
     return _respond(answer)
 
 

@@ -20,7 +20,11 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         engine = create_engine(url, connect_args={"timeout": 30}, **kwargs)
         _configure_sqlite(engine)
         return engine
-    kwargs.setdefault("pool_pre_ping", True)
+    # No ping before each checkout: it costs every request a round trip. A connection the
+    # server dropped fails its first statement instead; SQLAlchemy then recognises the
+    # disconnect and empties the pool, that one request is answered 503, and the next
+    # request connects afresh (tests/storage/test_reconnect.py).
+    kwargs.setdefault("pool_pre_ping", False)
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 10)
     return create_engine(url, **kwargs)
@@ -51,6 +55,18 @@ def _configure_sqlite(engine: Engine) -> None:
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False, autoflush=True)
+
+
+def make_read_sessionmaker(engine: Engine) -> sessionmaker[Session]:
+    """Sessions for requests that only read (a disclosure decision's lookups).
+
+    On PostgreSQL each statement runs in autocommit: under READ COMMITTED every statement
+    already sees its own snapshot, so a surrounding transaction adds no consistency, only
+    a BEGIN and a COMMIT round trip per request. SQLite keeps its transactions.
+    """
+    if engine.dialect.name != "postgresql":
+        return make_sessionmaker(engine)
+    return make_sessionmaker(engine.execution_options(isolation_level="AUTOCOMMIT"))
 
 
 def engine_for(settings: Settings) -> Engine:

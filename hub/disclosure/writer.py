@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Engine
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from hub.disclosure import log, tree
@@ -137,10 +138,14 @@ class LogWriter:
                 )
                 return receipts
             return log.append_and_commit_sqlite(self._raw.driver_connection, pending)
-        except BaseException:
+        except BaseException as exc:
             self._head = None
             self._raw.invalidate()
             self._raw = None
+            if isinstance(exc, self._engine.dialect.loaded_dbapi.OperationalError):
+                # The driver's own error, in the form the rest of the hub (and the API's
+                # 503 handler) knows: the database went away or is locked.
+                raise OperationalError("append to the disclosure log", None, exc) from exc
             raise
 
     def close(self) -> None:

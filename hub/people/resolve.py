@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 from hub.crypto.fields import BlindIndex
 from hub.identifiers import Identifier
 from hub.people.models import Person
-from hub.people.service import persons_holding
+from hub.people.service import people_holding
 
 NOBODY = "00000000-0000-0000-0000-000000000000"
 """A person id no one has: looked up for an unknown child so that it costs what a known one does."""
@@ -22,22 +22,25 @@ class Resolution:
 
 
 def resolve(session: Session, blind: BlindIndex, identifier: Identifier) -> Resolution:
-    """Exact match through the blind index; an identifier held by two people names nobody."""
-    people: set[str] = set()
-    for person_id in persons_holding(session, blind, identifier):
-        person = session.get(Person, person_id)
+    """Exact match through the blind index; an identifier held by two people names nobody.
+
+    One query whether or not the child is known (so time does not tell them apart); only a
+    person merged into another costs more, to follow the merge to the survivor.
+    """
+    people: dict[str, Person] = {}
+    for person in people_holding(session, blind, identifier):
         seen: set[str] = set()
-        while person is not None and person.merged_into_id and person.id not in seen:
-            seen.add(person.id)
-            person = session.get(Person, person.merged_into_id)
-        if person is not None:
-            people.add(person.id)
+        survivor: Person | None = person
+        while survivor is not None and survivor.merged_into_id and survivor.id not in seen:
+            seen.add(survivor.id)
+            survivor = session.get(Person, survivor.merged_into_id)
+        if survivor is not None:
+            people[survivor.id] = survivor
     if not people:
-        session.get(Person, NOBODY)  # the same round trip as a found person; see the flow
         return Resolution(person=None, reason="subject-not-found")
     if len(people) > 1:
         return Resolution(person=None, reason="subject-ambiguous")
-    return Resolution(person=session.get(Person, people.pop()))
+    return Resolution(person=people.popitem()[1])
 
 
 def resolve_id(session: Session, person_id: str) -> Resolution:

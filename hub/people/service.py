@@ -77,6 +77,20 @@ def persons_holding(session: Session, blind: BlindIndex, identifier: Identifier)
     return {row[0] for row in rows}
 
 
+def people_holding(session: Session, blind: BlindIndex, identifier: Identifier) -> list[Person]:
+    """The people whose records carry the identifier, fetched with the match in one query."""
+    rows = session.execute(
+        select(Person)
+        .join(AgencyRecord, AgencyRecord.person_id == Person.id)
+        .join(RecordIdentifier, RecordIdentifier.record_id == AgencyRecord.id)
+        .where(
+            RecordIdentifier.system == identifier.system,
+            RecordIdentifier.blind_index == blind.of(identifier.system, identifier.value),
+        )
+    )
+    return list(rows.scalars().unique())
+
+
 def _person_nhs_numbers(session: Session, person_id: str) -> set[str]:
     rows = session.execute(
         select(RecordIdentifier.blind_index)
