@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import math
 import time
-from collections import OrderedDict
 
 import limits
 from limits.storage import MemoryStorage
@@ -22,8 +21,6 @@ from hub.api.guards import SafeJSONResponse
 from hub.auth.tokens import TokenService
 from hub.errors import HubError, error_body
 
-_CACHE_SIZE = 4096
-
 
 class RateLimit:
     def __init__(self, app: ASGIApp, *, rate: str, tokens: TokenService) -> None:
@@ -31,7 +28,6 @@ class RateLimit:
         self.items = limits.parse_many(rate) if rate else []
         self.limiter = MovingWindowRateLimiter(MemoryStorage())
         self.tokens = tokens
-        self._clients: OrderedDict[str, tuple[str, float]] = OrderedDict()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or not self.items:
@@ -64,18 +60,11 @@ class RateLimit:
         return f"address:{host}"
 
     def _client_of(self, authorization: str) -> str | None:
-        """The verified client id; a verification is cached for a minute, by token."""
+        """The verified client id (TokenService remembers tokens it has verified)."""
         scheme, _, token = authorization.partition(" ")
         if scheme.lower() != "bearer" or not token:
             return None
-        cached = self._clients.get(token)
-        if cached and cached[1] > time.time():
-            return cached[0]
         try:
-            caller, expires = self.tokens.verify(token), time.time() + 60
+            return self.tokens.verify(token).client_id
         except HubError:
             return None
-        self._clients[token] = (caller.client_id, expires)
-        if len(self._clients) > _CACHE_SIZE:
-            self._clients.popitem(last=False)
-        return caller.client_id

@@ -6,7 +6,9 @@ travel inside the signed token.
 
 from __future__ import annotations
 
+import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 
 from joserfc import jwt
@@ -19,6 +21,7 @@ from hub.errors import Unauthenticated
 from hub.settings import Settings
 
 ALGORITHM = "ES256"
+_VERIFIED_CACHE = 4096
 
 
 @dataclass(frozen=True)
@@ -37,6 +40,8 @@ class TokenService:
         self._key = keyring.token_signing_key
         self._public = ECKey.import_key(self._key.as_dict(private=False))
         self.key_id = self._key.thumbprint()
+        self._verified: OrderedDict[str, tuple[Caller, float, float]] = OrderedDict()
+        self._verified_lock = threading.Lock()
 
     def public_jwks(self) -> dict[str, object]:
         jwk = self._key.as_dict(private=False)
@@ -63,7 +68,31 @@ class TokenService:
         return jwt.encode(header, claims, self._key, algorithms=[ALGORITHM])
 
     def verify(self, token: str) -> Caller:
-        """Check signature, issuer, audience and time; any failure is one clear 401."""
+        """Check signature, issuer, audience and time; any failure is one clear 401.
+
+        A token already verified is remembered (by its exact text, until it expires), so an
+        agency system reusing its token costs a dictionary lookup and the time check, not an
+        ECDSA verification, on every request. Nothing else about a token can change: the
+        claims are inside the signature.
+        """
+        now = time.time()
+        leeway = self._settings.clock_leeway_seconds
+        with self._verified_lock:
+            known = self._verified.get(token)
+        if known is not None:
+            caller, not_before, expires = known
+            if not_before - leeway <= now <= expires + leeway:
+                return caller
+            with self._verified_lock:
+                self._verified.pop(token, None)
+        caller, not_before, expires = self._verify_signed(token)
+        with self._verified_lock:
+            self._verified[token] = (caller, not_before, expires)
+            if len(self._verified) > _VERIFIED_CACHE:
+                self._verified.popitem(last=False)
+        return caller
+
+    def _verify_signed(self, token: str) -> tuple[Caller, float, float]:
         try:
             decoded = jwt.decode(token, self._public, algorithms=[ALGORITHM])
         except JoseError:
@@ -94,9 +123,15 @@ class TokenService:
         scope = claims.get("scope", "")
         if not isinstance(scope, str):
             raise Unauthenticated("The access token's scope is malformed.", code="invalid-token")
-        return Caller(
+        caller = Caller(
             client_id=str(claims["sub"]),
             agency_code=str(claims["agency"]),
             agency_kind=str(claims["agency_kind"]),
             scopes=frozenset(scope.split()),
+        )
+        not_before = claims.get("nbf", claims.get("iat", 0))
+        return (
+            caller,
+            float(not_before) if isinstance(not_before, int | float) else 0.0,
+            float(claims["exp"]),
         )
