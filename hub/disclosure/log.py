@@ -222,10 +222,16 @@ class Head:
 
 _PG_APPEND = """
 WITH moved AS (
-    UPDATE disclosure_log_head SET size = %(size)b, chain_hash = %(chain_hash)b,
-        frontier = %(frontier)b
-    WHERE id = 1 AND size = %(was_size)b AND chain_hash = %(was_chain_hash)b
-    RETURNING id
+    UPDATE disclosure_log_head SET
+        size = CASE WHEN size = %(was_size)b AND chain_hash = %(was_chain_hash)b
+            THEN %(size)b ELSE size END,
+        chain_hash = CASE WHEN size = %(was_size)b AND chain_hash = %(was_chain_hash)b
+            THEN %(chain_hash)b ELSE chain_hash END,
+        frontier = CASE WHEN size = %(was_size)b AND chain_hash = %(was_chain_hash)b
+            THEN %(frontier)b ELSE frontier END
+    WHERE id = 1
+    RETURNING size = %(size)b AND chain_hash = %(chain_hash)b AS appended,
+        size, chain_hash, frontier
 ), entries AS (
     INSERT INTO disclosure_log (seq, entry_id, recorded_at, event, subject, agency, outcome,
         body, leaf_hash, chain_hash)
@@ -233,21 +239,21 @@ WITH moved AS (
         %(recorded_at)b::timestamptz[], %(event)b::text[], %(subject)b::text[],
         %(agency)b::text[], %(outcome)b::text[], %(body)b::text[], %(leaf_hash)b::text[],
         %(chain)b::text[])
-    WHERE EXISTS (SELECT FROM moved)
+    WHERE EXISTS (SELECT FROM moved WHERE appended)
 ), facets AS (
     INSERT INTO disclosure_log_facet (seq, purpose, legal_basis, practitioner, needs_review,
         review_of, review_state)
     SELECT * FROM unnest(%(seq)b::bigint[], %(purpose)b::text[], %(legal_basis)b::text[],
         %(practitioner)b::text[], %(needs_review)b::boolean[], %(review_of)b::bigint[],
         %(review_state)b::text[])
-    WHERE EXISTS (SELECT FROM moved)
+    WHERE EXISTS (SELECT FROM moved WHERE appended)
 ), nodes AS (
     INSERT INTO disclosure_log_node (level, "index", hash)
     SELECT * FROM unnest(%(node_level)b::smallint[], %(node_index)b::bigint[],
         %(node_hash)b::text[])
-    WHERE EXISTS (SELECT FROM moved)
+    WHERE EXISTS (SELECT FROM moved WHERE appended)
 )
-SELECT count(*) FROM moved
+SELECT appended, size, chain_hash, frontier FROM moved
 """
 
 
@@ -274,27 +280,35 @@ def _columns(built: Built, was: Head) -> dict[str, Any]:
     return params
 
 
+FAST_TRIES = 2
+"""Appends tried on a head that may have moved, before taking the head lock to build on."""
+
+
 def append_and_commit_pg(
     connection: Any, batch: Sequence[Pending], head: Head | None = None
 ) -> tuple[list[Receipt], Head]:
     """PostgreSQL: append a batch and commit; returns the receipts and the head left behind.
 
-    When the caller knows the head (it made the last append), the whole batch is built
-    before touching the database and written by one statement in its own transaction: the
-    head moves only if it is still where the caller left it, and the entries are inserted
-    only if the head moved. One round trip, and the head row is locked only for the length
-    of that statement's commit. If another worker appended in between, nothing is written
-    and the batch is built again on the locked head (two round trips, as on a first append).
+    The batch is built before the database is touched, on the head the caller left, and
+    written by one statement in its own transaction: the head moves only if it is still
+    where the caller left it, and the entries go in only if it moved. One round trip; the
+    head row is locked only while that statement commits. If another worker appended in
+    between, nothing is written and the statement hands back the head as it now is (it
+    rewrites the head row with its own values to read the newest version), and the batch
+    is built again on it. After FAST_TRIES such races the head is locked first, so a busy
+    rival cannot keep a writer waiting for ever.
     """
     if not connection.autocommit:
         raise ValueError("the log writer's connection must be in autocommit mode")
-    if head is not None:
+    for _ in range(FAST_TRIES if head is not None else 0):
+        assert head is not None
         built = build_batch(head.size, head.chain_hash, parse_frontier(head.frontier), batch)
         with connection.cursor() as cursor:  # one statement: its own transaction
             cursor.execute(_PG_APPEND, _columns(built, head))
-            row = cursor.fetchone()
-        if row is not None and row[0] == 1:
+            appended, size, chained, frontier = cursor.fetchone()
+        if appended:
             return built.receipts, Head(built.size, built.chain_hash, built.frontier)
+        head = Head(size, chained, frontier)
     with connection.transaction(), connection.pipeline(), connection.cursor() as cursor:
         cursor.execute(_PG_HEAD)
         size, chained, frontier = cursor.fetchone()
