@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from consent.models import ConsentRecord
@@ -160,13 +160,16 @@ def view_of(record: ConsentRecord) -> ConsentView:
     )
 
 
+_CONSENTS_ABOUT = (
+    select(ConsentRecord)
+    .where(ConsentRecord.person_id == bindparam("person_id"))
+    .order_by(ConsentRecord.period_start, ConsentRecord.created_at)
+)
+
+
 def consents_for(session: Session, person_id: str) -> list[ConsentView]:
     """Consents about a person, oldest first (the order find_covering relies on)."""
-    rows = session.execute(
-        select(ConsentRecord)
-        .where(ConsentRecord.person_id == person_id)
-        .order_by(ConsentRecord.period_start, ConsentRecord.created_at)
-    )
+    rows = session.execute(_CONSENTS_ABOUT, {"person_id": person_id})
     return [view_of(record) for record in rows.scalars()]
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from hub.agencies.models import Agency, Practitioner
@@ -87,14 +87,18 @@ def end_involvement(
     return involvement
 
 
-def open_involvements(session: Session, person_id: str, on: date) -> list[Involvement]:
-    rows = session.execute(
-        select(Involvement)
-        .where(
-            Involvement.person_id == person_id,
-            Involvement.start_date <= on,
-            (Involvement.end_date.is_(None)) | (Involvement.end_date >= on),
-        )
-        .order_by(Involvement.start_date, Involvement.id)
+_OPEN_INVOLVEMENTS = (
+    select(Involvement)
+    .where(
+        Involvement.person_id == bindparam("person_id"),
+        Involvement.start_date <= bindparam("on"),
+        (Involvement.end_date.is_(None)) | (Involvement.end_date >= bindparam("on")),
     )
+    .order_by(Involvement.start_date, Involvement.id)
+)
+"""Built once: on the decision path, building the statement cost as much as running it."""
+
+
+def open_involvements(session: Session, person_id: str, on: date) -> list[Involvement]:
+    rows = session.execute(_OPEN_INVOLVEMENTS, {"person_id": person_id, "on": on})
     return list(rows.scalars())

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from hub.agencies.models import Agency
@@ -77,16 +77,25 @@ def persons_holding(session: Session, blind: BlindIndex, identifier: Identifier)
     return {row[0] for row in rows}
 
 
+_PEOPLE_HOLDING = (
+    select(Person)
+    .join(AgencyRecord, AgencyRecord.person_id == Person.id)
+    .join(RecordIdentifier, RecordIdentifier.record_id == AgencyRecord.id)
+    .where(
+        RecordIdentifier.system == bindparam("system"),
+        RecordIdentifier.blind_index == bindparam("blind_index"),
+    )
+)
+
+
 def people_holding(session: Session, blind: BlindIndex, identifier: Identifier) -> list[Person]:
     """The people whose records carry the identifier, fetched with the match in one query."""
     rows = session.execute(
-        select(Person)
-        .join(AgencyRecord, AgencyRecord.person_id == Person.id)
-        .join(RecordIdentifier, RecordIdentifier.record_id == AgencyRecord.id)
-        .where(
-            RecordIdentifier.system == identifier.system,
-            RecordIdentifier.blind_index == blind.of(identifier.system, identifier.value),
-        )
+        _PEOPLE_HOLDING,
+        {
+            "system": identifier.system,
+            "blind_index": blind.of(identifier.system, identifier.value),
+        },
     )
     return list(rows.scalars().unique())
 
