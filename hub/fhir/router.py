@@ -21,8 +21,7 @@ from hub.disclosure.flow import InvolvementsAnswer, InvolvementsQuery, who_else_
 from hub.errors import BadRequest, HubError
 from hub.fhir import resources
 from hub.fhir.capability import capability_statement
-from hub.fhir.errors import FHIR_JSON, FhirResponse, outcome_response
-from hub.fhir.routing import FhirRoute
+from hub.fhir.outcome import FHIR_JSON, FhirResponse, FhirRoute, outcome_response
 from hub.fhir.subscriptions import router as subscriptions_router
 from hub.notify.topics import TOPICS
 
@@ -246,7 +245,10 @@ def _refusal(answer: InvolvementsAnswer) -> FhirResponse:
     assert answer.error is not None
     headers = {**(answer.error.headers or {}), **_decision_header(answer)}
     return outcome_response(
-        answer.error.message, answer.error.code, answer.error.status_code, headers
+        code=answer.error.code,
+        message=answer.error.message,
+        status_code=answer.error.status_code,
+        headers=headers,
     )
 
 
@@ -263,14 +265,14 @@ def not_served(rest: str, request: Request) -> Response:
     resource_type = rest.split("/", 1)[0]
     if resource_type in SERVED_TYPES:
         return outcome_response(
-            f"{request.method} is not supported on {resource_type} here; "
+            code="interaction-not-supported",
+            message=f"{request.method} is not supported on {resource_type} here; "
             "see /fhir/metadata for what is.",
-            "interaction-not-supported",
-            405,
+            status_code=405,
         )
     return outcome_response(
-        f"The hub does not serve '{resource_type or rest}' resources; "
+        code="resource-type-not-supported",
+        message=f"The hub does not serve '{resource_type or rest}' resources; "
         "see /fhir/metadata for what it serves.",
-        "resource-type-not-supported",
-        404,
+        status_code=404,
     )

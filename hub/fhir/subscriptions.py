@@ -22,8 +22,7 @@ from hub.auth.scopes import Scope
 from hub.auth.tokens import Caller
 from hub.errors import BadRequest, NotFound
 from hub.fhir import resources
-from hub.fhir.errors import FHIR_JSON, FhirResponse
-from hub.fhir.routing import FhirRoute
+from hub.fhir.outcome import FHIR_JSON, FhirResponse, FhirRoute
 from hub.notify.delivery import DeliveryWorker
 from hub.notify.models import Subscription
 from hub.notify.topics import TOPICS
