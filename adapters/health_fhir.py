@@ -165,6 +165,26 @@ def _day(value: date | datetime) -> date:
     return value.date() if isinstance(value, datetime) else value
 
 
+def _record(
+    person: Patient | RelatedPerson, *, default_kind: str, ties: list[RelationshipIn] | None = None
+) -> RecordIn:
+    """A Patient or RelatedPerson as the hub's record: the two carry the same person fields."""
+    born = _birth_date(person.birthDate, "birthDate")
+    given, family = _name(person.name)
+    address, postcode = _address(person.address)
+    return RecordIn(
+        kind=v.kind_for(born, default=default_kind),
+        identifiers=_nhs(person.identifier),
+        given_name=given,
+        family_name=family,
+        birth_date=born,
+        sex=_sex(person.gender),
+        address=address,
+        postcode=postcode,
+        relationships=ties or [],
+    )
+
+
 def _sex(gender: str | None) -> str | None:
     return gender if gender in ("male", "female", "other", "unknown") else None
 
@@ -232,20 +252,7 @@ class HealthFhirAdapter:
     @staticmethod
     def _patient(n: int, patient: Patient, ties: list[tuple[int, RelationshipIn]]) -> RecordOp:
         local = v.required(patient.id, "id")
-        born = _birth_date(patient.birthDate, "birthDate")
-        given, family = _name(patient.name)
-        address, postcode = _address(patient.address)
-        payload = RecordIn(
-            kind=v.kind_for(born, default="child"),
-            identifiers=_nhs(patient.identifier),
-            given_name=given,
-            family_name=family,
-            birth_date=born,
-            sex=_sex(patient.gender),
-            address=address,
-            postcode=postcode,
-            relationships=[tie for _, tie in ties],
-        )
+        payload = _record(patient, default_kind="child", ties=[tie for _, tie in ties])
         return RecordOp(n, local, payload)
 
     @staticmethod
@@ -258,19 +265,7 @@ class HealthFhirAdapter:
             raise RowError(
                 "relationship", "The relationship is not a parent or carer code the hub knows."
             )
-        born = _birth_date(related.birthDate, "birthDate")
-        given, family = _name(related.name)
-        address, postcode = _address(related.address)
-        adult = RecordIn(
-            kind=v.kind_for(born, default="adult"),
-            identifiers=_nhs(related.identifier),
-            given_name=given,
-            family_name=family,
-            birth_date=born,
-            sex=_sex(related.gender),
-            address=address,
-            postcode=postcode,
-        )
+        adult = _record(related, default_kind="adult")
         return RecordOp(n, local, adult), child, RelationshipIn(record=local, kind=kind)
 
     @staticmethod

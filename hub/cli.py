@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from hub import cli_audit, cli_console, cli_import, cli_ops, cli_policy, cli_synth
+from hub.cli_common import fail
 from hub.cli_linkage import app as linkage_app
 from hub.cli_notify import notify_app
 from hub.settings import Settings, get_settings
@@ -37,12 +38,6 @@ app.add_typer(cli_console.app, name="console")
 app.add_typer(cli_ops.app, name="ops")
 app.add_typer(linkage_app, name="linkage")
 out = Console()
-err = Console(stderr=True)
-
-
-def _fail(message: str) -> None:
-    err.print(f"[red]error:[/red] {message}")
-    raise typer.Exit(2)
 
 
 @db_app.command("upgrade")
@@ -99,7 +94,7 @@ def client_add(
             ).scalar_one_or_none()
             if found is None:
                 if not agency_name or agency_kind not in {k.value for k in AgencyKind}:
-                    _fail(
+                    fail(
                         f"No agency '{agency}'; give --agency-name and --agency-kind to create it."
                     )
                 assert agency_name is not None and agency_kind is not None
@@ -115,7 +110,7 @@ def client_add(
                     scopes=scope,
                 )
             except ClientError as exc:
-                _fail(str(exc))
+                fail(str(exc))
                 return
             path = key_out or settings.data_dir / "clients" / f"{name}.json"
             credentials.save(path)
@@ -143,7 +138,7 @@ def client_token(
         )
         print(fetch_token(credentials, scope=scope))  # noqa: T201 - the token is the output
     except ClientError as exc:
-        _fail(str(exc))
+        fail(str(exc))
 
 
 audit_app.command("verify")(cli_audit.verify)
@@ -195,7 +190,7 @@ def demo(
     get_settings.cache_clear()
     settings = get_settings()
     if settings.database_url:
-        _fail("hub demo makes its own SQLite database; unset HUB_DATABASE_URL.")
+        fail("hub demo makes its own SQLite database; unset HUB_DATABASE_URL.")
     for leftover in ("hub.db", "hub.db-wal", "hub.db-shm"):
         (settings.data_dir / leftover).unlink(missing_ok=True)
     shutil.rmtree(settings.data_dir / "clients", ignore_errors=True)

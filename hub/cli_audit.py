@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from hub.cli_common import fail
 from hub.settings import get_settings
 
 out = Console()
@@ -39,7 +40,7 @@ def verify(
         from hub.disclosure.export import verify_export
 
         if vkey is None:
-            _fail("Give the verifier key you trust with --vkey (text, or a file holding it).")
+            fail("Give the verifier key you trust with --vkey (text, or a file holding it).")
             return
         key = _text_or_file(vkey).strip()
         notes = [p.read_text(encoding="utf-8") for p in checkpoint or []]
@@ -78,7 +79,7 @@ def checkpoint() -> None:
     try:
         size = hub.log.sign_now()
     except LogInconsistent as exc:
-        _fail(f"Refused to sign: {exc}")
+        fail(f"Refused to sign: {exc}")
         return
     finally:
         hub.close()
@@ -127,8 +128,3 @@ def _report(
         soft_wrap=True,
     )
     raise typer.Exit(1)
-
-
-def _fail(message: str) -> None:
-    err.print(f"[red]error:[/red] {message}")
-    raise typer.Exit(2)

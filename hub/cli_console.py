@@ -10,11 +10,11 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from hub.cli_common import fail
 from hub.settings import get_settings
 
 app = typer.Typer(help="The IG and practitioner console.", no_args_is_help=True)
 out = Console()
-err = Console(stderr=True)
 
 
 @app.command("assets")
@@ -36,8 +36,7 @@ def assets(
     try:
         target = install(work_dir or get_settings().data_dir / "npm")
     except AssetsError as exc:
-        err.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(2) from None
+        fail(str(exc))
     out.print(f"Installed GOV.UK Frontend into {target}")
 
 
@@ -61,10 +60,7 @@ def add_user(
     from hub.runtime import Hub
 
     if role not in {r.value for r in ConsoleRole}:
-        err.print(
-            "[red]error:[/red] role must be one of " + ", ".join(r.value for r in ConsoleRole)
-        )
-        raise typer.Exit(2)
+        fail("role must be one of " + ", ".join(r.value for r in ConsoleRole))
     password = os.environ.get("HUB_NEW_PASSWORD") or secrets.token_urlsafe(15)
     hub = Hub.start(get_settings())
     try:
@@ -85,8 +81,7 @@ def add_user(
                     practitioner_ref=practitioner_ref,
                 )
             except UserError as exc:
-                err.print(f"[red]error:[/red] {exc}")
-                raise typer.Exit(2) from None
+                fail(str(exc))
             session.commit()
     finally:
         hub.close()

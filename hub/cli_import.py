@@ -12,6 +12,8 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from hub.cli_common import fail
+
 app = typer.Typer()
 out = Console()
 err = Console(stderr=True)
@@ -40,8 +42,7 @@ def import_command(
 
     settings = get_settings()
     if not settings.keys_json and not settings.resolved_key_file.exists():
-        err.print("[red]error:[/red] the hub has no keys yet: run 'hub keys init' first.")
-        raise typer.Exit(2)
+        fail("the hub has no keys yet: run 'hub keys init' first.")
     hub = Hub.start(settings, keyring=load_keyring(settings))
     summaries: list[ImportSummary] = []
     failed = 0

@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 from sqlalchemy.orm import Session
 
+from hub.cli_common import fail
 from hub.db.engine import engine_for
 from hub.ops.backup import BackupError, backup, check_against, current_head, read_head, restore
 from hub.settings import get_settings
@@ -26,8 +27,7 @@ def backup_command(dest: Annotated[Path, typer.Argument(help="A new directory.")
     try:
         head = backup(get_settings(), dest)
     except BackupError as exc:
-        err.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(2) from None
+        fail(str(exc))
     out.print(f"Backed up to {dest}: log of {head.size} entries, chain {head.chain_hash[:16]}…")
 
 

@@ -9,6 +9,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from hub.cli_common import fail
+
 app = typer.Typer(help="The sharing rules.", no_args_is_help=True)
 out = Console()
 err = Console(stderr=True)
@@ -71,8 +73,7 @@ def test(
         rules = SharingRules(policy_dir or get_settings().resolved_policy_dir)
         results = run_table(table, rules)
     except (PolicyError, TableError) as exc:
-        err.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(2) from None
+        fail(str(exc))
     shown = Table(title=f"Expected decisions against rules version {rules.version}")
     for column in ("line", "case", "expected", "got", "rules", "basis", ""):
         shown.add_column(column)

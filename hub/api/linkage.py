@@ -13,9 +13,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from hub.api.deps import CallerDep, HubDep, SessionDep, calling_agency
 from hub.auth.scopes import Scope
-from hub.errors import BadRequest
 from hub.linkage import service
 from hub.linkage.models import LinkReview
+from hub.requesters import practitioner_named
 from hub.vocab import ReviewStatus
 
 router = APIRouter(prefix="/v1/linkage", tags=["linkage"])
@@ -68,13 +68,10 @@ class CorrectionOut(BaseModel):
 
 
 def _steward(practitioner: str | None) -> str:
-    who = (practitioner or "").strip()
-    if not who or len(who) > 64 or not who.isprintable():
-        raise BadRequest(
-            "Say who decides: send the steward's id in the X-Practitioner header.",
-            code="practitioner-missing",
-        )
-    return who
+    return practitioner_named(
+        practitioner,
+        refusal="Say who decides: send the steward's id in the X-Practitioner header.",
+    )
 
 
 def _summary(review: LinkReview) -> ReviewSummary:

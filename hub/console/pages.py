@@ -333,23 +333,37 @@ def log_csv(request: Request, user: IG, session: DbSession, hub: HubDep) -> Resp
 def entry_page(request: Request, seq: int, user: IG, session: DbSession, hub: HubDep) -> Response:
     detail = queries.log_entry(session, hub, seq)
     if detail is None:
-        return render(
-            request,
-            "error.html",
-            status_code=404,
-            title="Page not found",
-            message="There is no entry with that number in the disclosure log.",
-        )
+        return _not_found(request, "There is no entry with that number in the disclosure log.")
+    return _entry(request, detail, reviewed=request.query_params.get("reviewed") == "1")
+
+
+def _entry(
+    request: Request,
+    detail: queries.LogDetail,
+    *,
+    status_code: int = 200,
+    errors: dict[str, str] | None = None,
+    comment: str = "",
+    chosen: str = "",
+    reviewed: bool = False,
+) -> Response:
+    """One log entry, with the review form (and what was wrong with it, if it was sent)."""
     return render(
         request,
         "entry.html",
+        status_code=status_code,
         detail=detail,
         reason_text=queries.REASON_TEXT,
         verdicts=queries.REVIEW_VERDICTS,
-        errors={},
-        comment="",
-        reviewed=request.query_params.get("reviewed") == "1",
+        errors=errors or {},
+        comment=comment,
+        chosen=chosen,
+        reviewed=reviewed,
     )
+
+
+def _not_found(request: Request, message: str) -> Response:
+    return render(request, "error.html", status_code=404, title="Page not found", message=message)
 
 
 @router.post("/log/{seq}/review")
@@ -365,13 +379,7 @@ def review_entry(
 ) -> Response:
     detail = queries.log_entry(session, hub, seq)
     if detail is None or detail.row.event != LogEvent.DISCLOSURE_DECIDED:
-        return render(
-            request,
-            "error.html",
-            status_code=404,
-            title="Page not found",
-            message="Only disclosure decisions in the log can be reviewed.",
-        )
+        return _not_found(request, "Only disclosure decisions in the log can be reviewed.")
     errors: dict[str, str] = {}
     if verdict not in queries.REVIEW_VERDICTS:
         errors["verdict"] = "Select whether you have concerns about this decision"
@@ -381,17 +389,8 @@ def review_entry(
     elif len(comment) > 2000:
         errors["comment"] = "Comment must be 2000 characters or fewer"
     if errors:
-        return render(
-            request,
-            "entry.html",
-            status_code=400,
-            detail=detail,
-            reason_text=queries.REASON_TEXT,
-            verdicts=queries.REVIEW_VERDICTS,
-            errors=errors,
-            comment=comment,
-            chosen=verdict,
-            reviewed=False,
+        return _entry(
+            request, detail, status_code=400, errors=errors, comment=comment, chosen=verdict
         )
     queries.record_review(
         session,

@@ -37,8 +37,9 @@ from hub.involvements.service import open_involvements
 from hub.people.linked import LinkedIdentifier, linked_identifiers
 from hub.people.models import Person
 from hub.people.resolve import NOBODY, resolve, resolve_id
+from hub.requesters import practitioner_named, purpose_named, role_named
 from hub.runtime import Hub
-from hub.vocab import LegalBasis, LogEvent, OverrideReason, Purpose, Role
+from hub.vocab import LegalBasis, LogEvent, OverrideReason, Purpose
 
 NOT_PERMITTED = (
     "The hub cannot share information about this child with you for this purpose. "
@@ -275,35 +276,20 @@ def _child_named(token: str | None) -> Identifier:
 
 def _checked(query: InvolvementsQuery, caller: Caller) -> tuple[Identifier | None, str, Requester]:
     identifier = None if query.person_id is not None else _child_named(query.identifier)
-    purposes = {p.value for p in Purpose}
-    if query.purpose not in purposes:
-        raise BadRequest(
-            "Say why you are asking: purpose must be one of " + ", ".join(sorted(purposes)) + ".",
-            code="purpose-invalid",
-        )
-    practitioner = (query.practitioner or "").strip()
-    if not practitioner or len(practitioner) > 64 or not practitioner.isprintable():
-        raise BadRequest(
-            "Say on whose behalf you ask: send the practitioner's id at your agency "
-            "in the X-Practitioner header (1 to 64 characters).",
-            code="practitioner-missing",
-        )
-    roles = {r.value for r in Role}
-    if query.role not in roles:
-        raise BadRequest(
-            "Send the practitioner's role in the X-Practitioner-Role header, one of "
-            + ", ".join(sorted(roles))
-            + ".",
-            code="role-invalid",
-        )
+    purpose = purpose_named(query.purpose, asking="Say why you are asking: purpose must be one of ")
+    practitioner = practitioner_named(
+        query.practitioner,
+        refusal="Say on whose behalf you ask: send the practitioner's id at your agency "
+        "in the X-Practitioner header (1 to 64 characters).",
+    )
     requester = Requester(
         agency_code=caller.agency_code,
         agency_kind=caller.agency_kind,
         client_id=caller.client_id,
         practitioner=practitioner,
-        role=query.role,
+        role=role_named(query.role),
     )
-    return identifier, query.purpose, requester
+    return identifier, purpose, requester
 
 
 OVERRIDE_HELP = (

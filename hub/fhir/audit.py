@@ -18,9 +18,8 @@ from hub.disclosure import audit_event, search
 from hub.disclosure.log import Pending
 from hub.errors import BadRequest
 from hub.fhir import resources
-from hub.fhir.errors import FhirResponse
+from hub.fhir.outcome import FhirResponse, FhirRoute
 from hub.fhir.router import _paging, _search_params, base_url
-from hub.fhir.routing import FhirRoute
 from hub.vocab import LogEvent
 
 router = APIRouter(prefix="/fhir", route_class=FhirRoute, tags=["FHIR"])

@@ -24,14 +24,19 @@ from hub.logging import log
 
 FHIR_JSON = "application/fhir+json"
 ERROR_SYSTEM = "urn:ehh:error"
+# HTTP status -> the OperationOutcome issue type (http://hl7.org/fhir/issue-type).
 ISSUE_TYPE = {
     400: "invalid",
     401: "login",
     403: "forbidden",
     404: "not-found",
+    405: "not-supported",
+    406: "not-supported",
     409: "conflict",
     413: "too-costly",
+    415: "not-supported",
     422: "processing",
+    500: "exception",
     503: "transient",
 }
 
@@ -46,10 +51,14 @@ def outcome(
     message: str,
     status_code: int,
     expressions: Sequence[tuple[str, str]] = (),
-    severity: str = "error",
 ) -> dict[str, Any]:
-    """One OperationOutcome: an issue per problem (``(expression, message)``), or one overall."""
-    issue_type = ISSUE_TYPE.get(status_code, "exception")
+    """One OperationOutcome: an issue per problem (``(expression, message)``), or one overall.
+
+    The issue type is for FHIR clients, the hub's code in ``details`` for scripts, the words
+    for people; a failure of the hub itself (5xx) is ``fatal``.
+    """
+    issue_type = ISSUE_TYPE.get(status_code, "processing" if status_code < 500 else "exception")
+    severity = "error" if status_code < 500 else "fatal"
     details = {"coding": [{"system": ERROR_SYSTEM, "code": code}], "text": message}
     issues: list[dict[str, Any]] = [
         {
@@ -91,7 +100,7 @@ class FhirError(HubError):
 
 
 class FhirRoute(APIRoute):
-    """A route whose every error is an OperationOutcome."""
+    """Every failure under /fhir leaves as an OperationOutcome, never as the /v1 error shape."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
@@ -99,18 +108,12 @@ class FhirRoute(APIRoute):
         async def handle(request: Request) -> Response:
             try:
                 return await handler(request)
-            except FhirError as exc:
-                return outcome_response(
-                    code=exc.code,
-                    message=exc.message,
-                    status_code=exc.status_code,
-                    expressions=exc.expressions,
-                )
             except HubError as exc:
                 return outcome_response(
                     code=exc.code,
                     message=exc.message,
                     status_code=exc.status_code,
+                    expressions=exc.expressions if isinstance(exc, FhirError) else (),
                     headers=exc.headers,
                 )
             except RequestValidationError as exc:
@@ -122,7 +125,7 @@ class FhirRoute(APIRoute):
                     for e in exc.errors()[:20]
                 ]
                 return outcome_response(
-                    code="invalid-request",
+                    code="invalid-field",
                     message="The request is not valid.",
                     status_code=400,
                     expressions=problems,

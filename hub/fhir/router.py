@@ -13,6 +13,7 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import Response
+from sqlalchemy.orm import Session
 
 from hub.api.deps import HubDep, SessionDep
 from hub.auth.scopes import Scope
@@ -21,10 +22,10 @@ from hub.disclosure.flow import InvolvementsAnswer, InvolvementsQuery, who_else_
 from hub.errors import BadRequest, HubError
 from hub.fhir import resources
 from hub.fhir.capability import capability_statement
-from hub.fhir.errors import FHIR_JSON, FhirResponse, outcome_response
-from hub.fhir.routing import FhirRoute
+from hub.fhir.outcome import FHIR_JSON, FhirResponse, FhirRoute, outcome_response
 from hub.fhir.subscriptions import router as subscriptions_router
 from hub.notify.topics import TOPICS
+from hub.runtime import Hub
 
 DEFAULT_COUNT = 20
 MAX_COUNT = 100
@@ -59,11 +60,9 @@ def read_patient(
 ) -> Response:
     """A child by the hub's id, with only the linked identifiers the requester may see."""
     _search_params(request, allowed=frozenset())
-    answer = who_else_is_involved(
+    answer = _answer(
         hub, session, _query(request, what="patient", scope=Scope.PATIENT_READ, person=resource_id)
     )
-    if answer.error is not None:
-        return _refusal(answer)
     assert answer.person is not None
     patient = resources.patient(answer.person.id, answer.identifiers)
     return FhirResponse(resources.dump(patient), headers=_decision_header(answer))
@@ -73,7 +72,7 @@ def read_patient(
 def search_patient(request: Request, hub: HubDep, session: SessionDep) -> Response:
     params = _search_params(request, allowed=frozenset({"identifier"}))
     count, offset = _paging(params)
-    answer = who_else_is_involved(
+    answer = _answer(
         hub,
         session,
         _query(
@@ -83,8 +82,6 @@ def search_patient(request: Request, hub: HubDep, session: SessionDep) -> Respon
             identifier=params.get("identifier"),
         ),
     )
-    if answer.error is not None:
-        return _refusal(answer)
     assert answer.person is not None
     found = [resources.patient(answer.person.id, answer.identifiers)]
     return _bundle(request, "Patient", params, found, count, offset, answer)
@@ -95,11 +92,7 @@ def search_care_team(request: Request, hub: HubDep, session: SessionDep) -> Resp
     """Who else is involved with the child, as the team around them."""
     params = _search_params(request, allowed=frozenset({"patient", "patient.identifier"}))
     count, offset = _paging(params)
-    answer = who_else_is_involved(
-        hub, session, _patient_query(request, params, scope=Scope.INVOLVEMENTS_READ)
-    )
-    if answer.error is not None:
-        return _refusal(answer)
+    answer = _answer(hub, session, _patient_query(request, params, scope=Scope.INVOLVEMENTS_READ))
     assert answer.person is not None
     team = resources.care_team(answer.person.id, answer.involvements, set(answer.decision.shielded))
     return _bundle(request, "CareTeam", params, [team], count, offset, answer)
@@ -110,11 +103,7 @@ def search_episodes(request: Request, hub: HubDep, session: SessionDep) -> Respo
     """Each agency's open work with the child, shielded services as the shield says."""
     params = _search_params(request, allowed=frozenset({"patient", "patient.identifier"}))
     count, offset = _paging(params)
-    answer = who_else_is_involved(
-        hub, session, _patient_query(request, params, scope=Scope.EPISODES_READ)
-    )
-    if answer.error is not None:
-        return _refusal(answer)
+    answer = _answer(hub, session, _patient_query(request, params, scope=Scope.EPISODES_READ))
     assert answer.person is not None
     shielded = set(answer.decision.shielded)
     episodes = [
@@ -241,13 +230,21 @@ def _decision_header(answer: InvolvementsAnswer) -> dict[str, str]:
     return {"X-Decision-Id": answer.receipt.entry_id}
 
 
-def _refusal(answer: InvolvementsAnswer) -> FhirResponse:
-    """Refusals keep the flow's words and codes; an unknown child and a no look the same."""
-    assert answer.error is not None
-    headers = {**(answer.error.headers or {}), **_decision_header(answer)}
-    return outcome_response(
-        answer.error.message, answer.error.code, answer.error.status_code, headers
-    )
+def _answer(hub: Hub, session: Session, query: InvolvementsQuery) -> InvolvementsAnswer:
+    """The flow's answer; a refusal leaves as an OperationOutcome with the decision's id.
+
+    Refusals keep the flow's words and codes, so an unknown child and a no look the same.
+    """
+    answer = who_else_is_involved(hub, session, query)
+    if answer.error is not None:
+        error = answer.error
+        raise HubError(
+            error.message,
+            code=error.code,
+            status_code=error.status_code,
+            headers={**(error.headers or {}), **_decision_header(answer)},
+        )
+    return answer
 
 
 router.include_router(subscriptions_router)
@@ -263,14 +260,14 @@ def not_served(rest: str, request: Request) -> Response:
     resource_type = rest.split("/", 1)[0]
     if resource_type in SERVED_TYPES:
         return outcome_response(
-            f"{request.method} is not supported on {resource_type} here; "
+            code="interaction-not-supported",
+            message=f"{request.method} is not supported on {resource_type} here; "
             "see /fhir/metadata for what is.",
-            "interaction-not-supported",
-            405,
+            status_code=405,
         )
     return outcome_response(
-        f"The hub does not serve '{resource_type or rest}' resources; "
+        code="resource-type-not-supported",
+        message=f"The hub does not serve '{resource_type or rest}' resources; "
         "see /fhir/metadata for what it serves.",
-        "resource-type-not-supported",
-        404,
+        status_code=404,
     )

@@ -22,12 +22,11 @@ from hub.auth.scopes import Scope
 from hub.auth.tokens import Caller
 from hub.errors import BadRequest, NotFound
 from hub.fhir import resources
-from hub.fhir.errors import FHIR_JSON, FhirResponse
-from hub.fhir.routing import FhirRoute
+from hub.fhir.outcome import FHIR_JSON, FhirResponse, FhirRoute
 from hub.notify.delivery import DeliveryWorker
 from hub.notify.models import Subscription
 from hub.notify.topics import TOPICS
-from hub.vocab import Purpose, Role
+from hub.requesters import practitioner_named, purpose_named, role_named
 
 
 @asynccontextmanager
@@ -160,27 +159,14 @@ def _check_endpoint(endpoint: str, *, allow_http: bool) -> None:
 
 def _requester(request: Request) -> tuple[str, str, str]:
     """Who is to be told, and why: the same three facts every disclosure is decided on."""
-    practitioner = (request.headers.get("x-practitioner") or "").strip()
-    if not practitioner or len(practitioner) > 64 or not practitioner.isprintable():
-        raise BadRequest(
-            "Say on whose behalf you subscribe: the practitioner's id at your agency "
-            "in the X-Practitioner header (1 to 64 characters).",
-            code="practitioner-missing",
-        )
-    role = request.headers.get("x-practitioner-role") or ""
-    if role not in {r.value for r in Role}:
-        raise BadRequest(
-            "Send the practitioner's role in the X-Practitioner-Role header, one of "
-            + ", ".join(sorted(r.value for r in Role))
-            + ".",
-            code="role-invalid",
-        )
-    purpose = request.headers.get("x-purpose") or ""
-    if purpose not in {p.value for p in Purpose}:
-        raise BadRequest(
-            "Say why you want to be told: X-Purpose must be one of "
-            + ", ".join(sorted(p.value for p in Purpose))
-            + ".",
-            code="purpose-invalid",
-        )
+    practitioner = practitioner_named(
+        request.headers.get("x-practitioner"),
+        refusal="Say on whose behalf you subscribe: the practitioner's id at your agency "
+        "in the X-Practitioner header (1 to 64 characters).",
+    )
+    role = role_named(request.headers.get("x-practitioner-role"))
+    purpose = purpose_named(
+        request.headers.get("x-purpose"),
+        asking="Say why you want to be told: X-Purpose must be one of ",
+    )
     return practitioner, role, purpose

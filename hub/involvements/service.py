@@ -38,11 +38,7 @@ def upsert_involvement(
 ) -> tuple[Involvement, bool]:
     """Start or change one of this agency's involvements; idempotent by its local id."""
     record = record_for(session, agency=agency, local_id=payload.record)
-    involvement = session.execute(
-        select(Involvement).where(
-            Involvement.agency_id == agency.id, Involvement.local_id == local_id
-        )
-    ).scalar_one_or_none()
+    involvement = _own_involvement(session, agency, local_id)
     created = involvement is None
     if involvement is None:
         involvement = Involvement(
@@ -67,14 +63,19 @@ def upsert_involvement(
     return involvement, created
 
 
-def end_involvement(
-    session: Session, *, agency: Agency, local_id: str, end_date: date
-) -> Involvement:
-    involvement = session.execute(
+def _own_involvement(session: Session, agency: Agency, local_id: str) -> Involvement | None:
+    """An agency addresses only its own involvements, by the id its system gave them."""
+    return session.execute(
         select(Involvement).where(
             Involvement.agency_id == agency.id, Involvement.local_id == local_id
         )
     ).scalar_one_or_none()
+
+
+def end_involvement(
+    session: Session, *, agency: Agency, local_id: str, end_date: date
+) -> Involvement:
+    involvement = _own_involvement(session, agency, local_id)
     if involvement is None:
         raise NotFound(
             f"Your agency has no involvement '{local_id}' registered with the hub.",

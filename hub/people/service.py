@@ -151,11 +151,7 @@ def upsert_record(
             postcode = normalise_postcode(payload.postcode)
         except InvalidIdentifier as exc:
             raise BadRequest(str(exc), code=str(exc.code)) from None
-    record = session.execute(
-        select(AgencyRecord).where(
-            AgencyRecord.agency_id == agency.id, AgencyRecord.local_id == local_id
-        )
-    ).scalar_one_or_none()
+    record = _own_record(session, agency, local_id)
     created = record is None
     if record is None:
         person, method = _link(session, crypto, identifiers, payload.kind)
@@ -244,11 +240,7 @@ def _record_relationships(
     session: Session, *, agency: Agency, record: AgencyRecord, payload: RecordIn
 ) -> None:
     for tie in payload.relationships:
-        other = session.execute(
-            select(AgencyRecord).where(
-                AgencyRecord.agency_id == agency.id, AgencyRecord.local_id == tie.record
-            )
-        ).scalar_one_or_none()
+        other = _own_record(session, agency, tie.record)
         if other is None:
             raise BadRequest(
                 f"The related record '{tie.record}' has not been registered by your agency yet.",
@@ -273,13 +265,17 @@ def _record_relationships(
             )
 
 
-def record_for(session: Session, *, agency: Agency, local_id: str) -> AgencyRecord:
-    """The agency's own record by its local id; agencies only ever address their own."""
-    record = session.execute(
+def _own_record(session: Session, agency: Agency, local_id: str) -> AgencyRecord | None:
+    return session.execute(
         select(AgencyRecord).where(
             AgencyRecord.agency_id == agency.id, AgencyRecord.local_id == local_id
         )
     ).scalar_one_or_none()
+
+
+def record_for(session: Session, *, agency: Agency, local_id: str) -> AgencyRecord:
+    """The agency's own record by its local id; agencies only ever address their own."""
+    record = _own_record(session, agency, local_id)
     if record is None:
         raise BadRequest(
             f"Your agency has not registered a person record '{local_id}' with the hub yet.",

@@ -284,6 +284,33 @@ def test_unsupported_interaction_is_405(world: World) -> None:
     assert outcome_code(response.json()) == "interaction-not-supported"
 
 
+def test_an_invalid_request_names_each_field_in_the_outcome(world: World) -> None:
+    response = fhir(world, "Patient/not<an>id")
+
+    assert response.status_code == 400
+    assert response.headers["content-type"].startswith("application/fhir+json")
+    assert outcome_code(response.json()) == "invalid-field"
+    assert response.json()["issue"][0]["expression"] == ["path.resource_id"]
+    assert "<an>" not in response.text
+
+
+def test_an_unexpected_failure_is_a_500_outcome_without_a_trace(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*_args: Any) -> Any:
+        raise RuntimeError("internal detail that must not leave the hub")
+
+    monkeypatch.setattr("hub.fhir.router.who_else_is_involved", broken)
+
+    response = fhir(world, "Patient", identifier=NHS)
+
+    assert response.status_code == 500
+    assert response.headers["content-type"].startswith("application/fhir+json")
+    assert outcome_code(response.json()) == "internal-error"
+    assert response.json()["issue"][0]["severity"] == "fatal"
+    assert "Traceback" not in response.text and "internal detail" not in response.text
+
+
 def test_unknown_parameters_are_ignored_unless_strict(world: World) -> None:
     lenient = fhir(world, "Patient", identifier=NHS, name="Smyth")
     assert lenient.status_code == 200
