@@ -82,6 +82,7 @@ def import_file(
         quarantine_dir=hub.settings.data_dir / "quarantine",
         batch_size=batch_size,
         on_row=on_row,
+        linker=hub.linker,
     )
     summary = importer.run(path)
     return summary, importer.problems
