@@ -138,7 +138,7 @@ class Importer:
     agency_code: str
     adapter: Adapter
     quarantine_dir: Path
-    batch_size: int = 500
+    batch_size: int = 2000
     on_row: Callable[[int], None] | None = None
     linker: LiveLinker | None = None
     problems: list[dict[str, str]] = field(default_factory=list)

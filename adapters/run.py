@@ -56,7 +56,7 @@ def import_file(
     *,
     agency: str | None = None,
     register: bool = True,
-    batch_size: int = 500,
+    batch_size: int = 2000,
     on_row: Callable[[int], None] | None = None,
 ) -> tuple[ImportSummary, list[dict[str, str]]]:
     """Import one file; with `register`, an agency not yet known is registered first."""
