@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import IO
 
 from sqlalchemy import select, update
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from adapters.base import (
@@ -46,6 +46,8 @@ from hub.people.service import Crypto, RecordUpsert, upsert_records
 from hub.vocab import ConsentStatus
 
 QUARANTINE_COLUMNS = ["file", "row", "field", "reason"]
+# What the database says about a row it will not store (a lost connection or a lock is not one).
+ROW_ERRORS = (IntegrityError, DataError)
 
 
 @dataclass
@@ -257,14 +259,14 @@ class Importer:
             try:
                 with session.begin_nested():
                     results = apply(session, agency, group)
-            except SQLAlchemyError:
-                # The database refused the group as a whole: find the row, one savepoint each.
+            except ROW_ERRORS:
+                # The database refused a row of the group: find it, one savepoint per row.
                 results = []
                 for one in group:
                     try:
                         with session.begin_nested():
                             results += apply(session, agency, [one])
-                    except SQLAlchemyError as exc:
+                    except ROW_ERRORS as exc:
                         results.append(
                             (
                                 one,
