@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from consent.models import ConsentRecord
 from hub.crypto.fields import BlindIndex, FieldCipher
-from hub.db.base import new_id, utcnow
+from hub.db.base import in_chunks, new_id, utcnow
 from hub.disclosure import log
 from hub.errors import BadRequest, Conflict, NotFound
 from hub.identifiers import NHS_NUMBER_SYSTEM, UPN_SYSTEM
@@ -95,12 +95,15 @@ class LiveBatch:
         hashed = {blind.of(BLOCK_SYSTEM, k): k for k in plain}
         if not hashed:
             return
-        rows = session.execute(
-            select(AgencyRecord, LinkBlockKey.key)
-            .join(LinkBlockKey, LinkBlockKey.record_id == AgencyRecord.id)
-            .where(LinkBlockKey.key.in_(hashed))
-        ).all()
-        records = {record.id: record for record, _ in rows}
+        records = {
+            record.id: record
+            for chunk in in_chunks(hashed)
+            for record in session.execute(
+                select(AgencyRecord)
+                .join(LinkBlockKey, LinkBlockKey.record_id == AgencyRecord.id)
+                .where(LinkBlockKey.key.in_(chunk))
+            ).scalars()
+        }
         current = current_people(session, {r.person_id for r in records.values()})
         for record in records.values():
             f = features(source_record(cipher, record))
@@ -136,9 +139,10 @@ class LiveBatch:
 def current_people(session: Session, person_ids: set[str]) -> dict[str, str]:
     """Each person id followed through merges, in one query when (as usual) none was merged."""
     merged = {
-        pid: into
+        pid
+        for chunk in in_chunks(person_ids)
         for pid, into in session.execute(
-            select(Person.id, Person.merged_into_id).where(Person.id.in_(person_ids))
+            select(Person.id, Person.merged_into_id).where(Person.id.in_(chunk))
         ).all()
         if into
     }

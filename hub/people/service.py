@@ -20,7 +20,7 @@ from sqlalchemy.orm.util import identity_key
 
 from hub.agencies.models import Agency
 from hub.crypto.fields import BlindIndex, FieldCipher
-from hub.db.base import bulk_insert, new_id, utcnow
+from hub.db.base import bulk_insert, in_chunks, new_id, utcnow
 from hub.disclosure import log
 from hub.errors import BadRequest, HubError
 from hub.identifiers import (
@@ -186,44 +186,47 @@ class _LinkIndex:
 
     def load(self, session: Session, persons: set[str], hashes: set[str]) -> None:
         """Records holding any of ``hashes``, and every linking identifier of their people."""
-        if hashes:
+        for chunk in in_chunks(hashes):
             persons = persons | set(
                 session.execute(
                     select(AgencyRecord.person_id)
                     .join(RecordIdentifier, RecordIdentifier.record_id == AgencyRecord.id)
                     .where(
                         RecordIdentifier.system.in_(LINKING_SYSTEMS),
-                        RecordIdentifier.blind_index.in_(hashes),
+                        RecordIdentifier.blind_index.in_(chunk),
                     )
                 ).scalars()
             )
         frontier = set(persons)
         while frontier:  # people merged into these: their numbers count for live linking
-            rows = session.execute(
-                select(Person.id, Person.merged_into_id).where(Person.merged_into_id.in_(frontier))
-            ).all()
+            rows = [
+                row
+                for chunk in in_chunks(frontier)
+                for row in session.execute(
+                    select(Person.id, Person.merged_into_id).where(Person.merged_into_id.in_(chunk))
+                ).all()
+            ]
             frontier = {pid for pid, _ in rows} - persons
             persons |= frontier
             for pid, into in rows:
                 if into is not None:
                     self.merged_from[into].add(pid)
-        if not persons:
-            return
-        self.kind_of.update(
-            session.execute(select(Person.id, Person.kind).where(Person.id.in_(persons))).all()
-        )
         held: dict[str, tuple[str, dict[str, str]]] = {}
-        for record_id, person_id, system, index in session.execute(
-            select(
-                AgencyRecord.id, AgencyRecord.person_id, RecordIdentifier.system,
-                RecordIdentifier.blind_index,
+        for chunk in in_chunks(persons):
+            self.kind_of.update(
+                session.execute(select(Person.id, Person.kind).where(Person.id.in_(chunk))).all()
             )
-            .join(RecordIdentifier, RecordIdentifier.record_id == AgencyRecord.id)
-            .where(
-                AgencyRecord.person_id.in_(persons), RecordIdentifier.system.in_(LINKING_SYSTEMS)
-            )
-        ).all():  # fmt: skip
-            held.setdefault(record_id, (person_id, {}))[1][system] = index
+            for record_id, person_id, system, index in session.execute(
+                select(
+                    AgencyRecord.id, AgencyRecord.person_id, RecordIdentifier.system,
+                    RecordIdentifier.blind_index,
+                )
+                .join(RecordIdentifier, RecordIdentifier.record_id == AgencyRecord.id)
+                .where(
+                    AgencyRecord.person_id.in_(chunk), RecordIdentifier.system.in_(LINKING_SYSTEMS)
+                )
+            ).all():  # fmt: skip
+                held.setdefault(record_id, (person_id, {}))[1][system] = index
         for record_id, (person_id, found) in held.items():
             if record_id not in self.person_of:
                 self.put(record_id, person_id, found)
@@ -577,9 +580,10 @@ def _ties_held(
     people |= set(index.person_of.values()) | set(known.values())
     return {
         (a, b, str(kind))
+        for chunk in in_chunks(people)
         for a, b, kind in session.execute(
             select(Relationship.person_id, Relationship.related_person_id, Relationship.kind).where(
-                Relationship.agency_id == agency.id, Relationship.person_id.in_(people)
+                Relationship.agency_id == agency.id, Relationship.person_id.in_(chunk)
             )
         ).all()
     }
