@@ -345,19 +345,21 @@ def _upsert_run(
 
     # Ties name records by local id: known already, or written earlier in this batch.
     named = {tie.record for plan in plans if plan for tie in plan.relationships}
-    known: dict[str, str] = dict(
-        session.execute(
+    known: dict[str, str] = {
+        local_id: person_id
+        for chunk in in_chunks(named)
+        for local_id, person_id in session.execute(
             select(AgencyRecord.local_id, AgencyRecord.person_id).where(
-                AgencyRecord.agency_id == agency.id, AgencyRecord.local_id.in_(named)
+                AgencyRecord.agency_id == agency.id, AgencyRecord.local_id.in_(chunk)
             )
         ).all()
-    ) if named else {}  # fmt: skip
+    }
     written: set[str] = set()
     for n, plan in enumerate(plans):
         if plan is None:
             continue
-        ready = known.keys() | written
-        missing = next((t.record for t in plan.relationships if t.record not in ready), None)
+        unknown = (t.record for t in plan.relationships if t.record not in known)
+        missing = next((record for record in unknown if record not in written), None)
         if missing is not None:
             if not untie_missing:
                 outcomes[n].error = _missing_tie(missing)
