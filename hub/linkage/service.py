@@ -17,6 +17,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from consent.models import ConsentRecord
+from hub.agencies.models import Agency
 from hub.crypto.fields import BlindIndex, FieldCipher
 from hub.db.base import in_chunks, new_id, utcnow
 from hub.disclosure import log
@@ -27,7 +28,7 @@ from hub.linkage.features import Features, features
 from hub.linkage.live import Candidate, LiveDecision, LiveLinker, Scored, block_keys, decide
 from hub.linkage.models import LinkBlockKey, LinkEvidence, LinkReview
 from hub.linkage.records import SourceRecord
-from hub.people.models import AgencyRecord, Person
+from hub.people.models import AgencyRecord, Person, RecordIdentifier
 from hub.vocab import LinkMethod, LogEvent, ReviewStatus
 
 BLOCK_SYSTEM = "urn:early-help-hub:linkage-block"
@@ -95,19 +96,10 @@ class LiveBatch:
         hashed = {blind.of(BLOCK_SYSTEM, k): k for k in plain}
         if not hashed:
             return
-        records = {
-            record.id: record
-            for chunk in in_chunks(hashed)
-            for record in session.execute(
-                select(AgencyRecord)
-                .join(LinkBlockKey, LinkBlockKey.record_id == AgencyRecord.id)
-                .where(LinkBlockKey.key.in_(chunk))
-            ).scalars()
-        }
-        current = current_people(session, {r.person_id for r in records.values()})
-        for record in records.values():
-            f = features(source_record(cipher, record))
-            self.add(record.id, current[record.person_id], record.kind, f)
+        found = _candidate_records(session, cipher, hashed)
+        current = current_people(session, {person_id for _, person_id, _ in found})
+        for source, person_id, kind in found:
+            self.add(source.record_id, current[person_id], kind, features(source))
         self.persons = set(current.values())
 
     def add(self, record_id: str, person_id: str, kind: str, f: Features) -> None:
@@ -134,6 +126,59 @@ class LiveBatch:
     ) -> LiveDecision:
         assert self.scorer is not None and self.linker is not None
         return decide(self.scorer, self.linker.thresholds, f, _Fixed(candidates), conflicting)
+
+
+_PLAIN = ("given_name", "family_name", "birth_date", "sex", "address", "postcode")
+
+
+def _candidate_records(
+    session: Session, cipher: FieldCipher, hashed_keys: Iterable[str]
+) -> list[tuple[SourceRecord, str, str]]:
+    """Records holding any of the keys, each as (plain record, person id, kind).
+
+    Read as plain rows rather than ORM objects: a batch can have thousands of candidates.
+    """
+    columns = [AgencyRecord.id, AgencyRecord.person_id, AgencyRecord.kind, Agency.code]
+    columns += [getattr(AgencyRecord, f"{name}_enc") for name in _PLAIN]
+    rows: dict[str, Any] = {}
+    for chunk in in_chunks(hashed_keys):
+        for row in session.execute(
+            select(*columns)
+            .join(LinkBlockKey, LinkBlockKey.record_id == AgencyRecord.id)
+            .join(Agency, Agency.id == AgencyRecord.agency_id)
+            .where(LinkBlockKey.key.in_(chunk))
+        ).all():
+            rows[row[0]] = row
+    numbers: dict[str, dict[str, str | None]] = {}
+    for chunk in in_chunks(rows):
+        for record_id, system, value in session.execute(
+            select(RecordIdentifier.record_id, RecordIdentifier.system, RecordIdentifier.value_enc)
+            .where(
+                RecordIdentifier.record_id.in_(chunk),
+                RecordIdentifier.system.in_((NHS_NUMBER_SYSTEM, UPN_SYSTEM)),
+            )
+        ).all():  # fmt: skip
+            numbers.setdefault(record_id, {})[system] = cipher.decrypt(
+                value, column="record_identifier.value"
+            )
+    found = []
+    for record_id, person_id, kind, agency, *sealed in rows.values():
+        plain = {
+            name: cipher.decrypt(token, column=f"agency_record.{name}")
+            for name, token in zip(_PLAIN, sealed, strict=True)
+        }
+        ids = numbers.get(record_id, {})
+        born = plain.pop("birth_date")
+        source = SourceRecord(
+            record_id=record_id,
+            agency=agency,
+            nhs_number=ids.get(NHS_NUMBER_SYSTEM),
+            upn=ids.get(UPN_SYSTEM),
+            birth_date=date.fromisoformat(born) if born else None,
+            **plain,
+        )
+        found.append((source, person_id, kind))
+    return found
 
 
 def current_people(session: Session, person_ids: set[str]) -> dict[str, str]:
