@@ -2,8 +2,11 @@
 
 Rows are applied in batches, each committed with the ledger rows that record it, so a
 killed import re-run skips what was committed and finishes the rest; nothing is written
-twice. Each row is applied in its own savepoint: a row the hub refuses is quarantined and
-the batch goes on.
+twice. A batch goes through the same batch-capable services as the API's single writes
+(``upsert_records``, ``upsert_involvements``, ``record_consents``), which check every row
+before writing and refuse bad rows one by one, so a row the hub refuses is quarantined and
+the batch goes on. Should the database still refuse a group as a whole, its rows are
+applied again one savepoint each, to find the one at fault.
 """
 
 from __future__ import annotations
@@ -18,7 +21,8 @@ from itertools import islice
 from pathlib import Path
 from typing import IO
 
-from sqlalchemy import select
+from sqlalchemy import select, update
+from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from adapters.base import (
@@ -32,14 +36,18 @@ from adapters.base import (
 )
 from adapters.ledger import ImportLedger
 from consent.models import ConsentRecord
-from consent.service import record_consent, withdraw_consent
+from consent.service import record_consents, withdraw_consents
 from hub.agencies.models import Agency
+from hub.db.base import bulk_insert, utcnow
 from hub.errors import BadRequest, HubError
-from hub.involvements.service import upsert_involvement
-from hub.people.service import Crypto, upsert_record
+from hub.involvements.service import InvolvementUpsert, upsert_involvements
+from hub.linkage.live import LiveLinker
+from hub.people.service import Crypto, RecordUpsert, upsert_records
 from hub.vocab import ConsentStatus
 
 QUARANTINE_COLUMNS = ["file", "row", "field", "reason"]
+# What the database says about a row it will not store (a lost connection or a lock is not one).
+ROW_ERRORS = (IntegrityError, DataError)
 
 
 @dataclass
@@ -132,9 +140,11 @@ class Importer:
     agency_code: str
     adapter: Adapter
     quarantine_dir: Path
-    batch_size: int = 500
+    batch_size: int = 2000
     on_row: Callable[[int], None] | None = None
+    linker: LiveLinker | None = None
     problems: list[dict[str, str]] = field(default_factory=list)
+    _untied: list[tuple[int, str]] = field(default_factory=list)
 
     def run(self, path: Path) -> ImportSummary:
         started = time.perf_counter()
@@ -186,132 +196,279 @@ class Importer:
         quarantine: _Quarantine,
     ) -> None:
         ops = [item for item in batch if not isinstance(item, Quarantined)]
-        local_ids = {op.local_id for op in ops}
-        ledger = {
-            (row.entity, row.local_id): row
-            for row in session.execute(
-                select(ImportLedger).where(
-                    ImportLedger.agency_id == agency.id, ImportLedger.local_id.in_(local_ids)
+        ledger: dict[tuple[str, str], tuple[str, str | None]] = {
+            (entity, local_id): (digest, hub_ref)
+            for entity, local_id, digest, hub_ref in session.execute(
+                select(
+                    ImportLedger.entity,
+                    ImportLedger.local_id,
+                    ImportLedger.digest,
+                    ImportLedger.hub_ref,
+                ).where(
+                    ImportLedger.agency_id == agency.id,
+                    ImportLedger.local_id.in_({op.local_id for op in ops}),
                 )
-            ).scalars()
+            ).all()
         }
+        problems = _Problems()
+        segment = _Segment()
         for item in batch:
             summary.read += 1
             if isinstance(item, Quarantined):
                 summary.quarantined += 1
-                quarantine.add(item.row, item.field, item.reason)
+                problems.add(item.row, item.field, item.reason)
                 continue
             entity = _entity(item)
+            if segment.would_reorder(entity, item):
+                self._apply_segment(session, agency, segment.rows, ledger, summary, problems)
+                segment = _Segment()
             digest = _digest(item)
             seen = ledger.get((entity, item.local_id))
-            if seen is not None and seen.digest == digest:
+            if seen is not None and seen[0] == digest:
                 summary.unchanged += 1
                 continue
-            try:
-                self._write(session, agency, item, digest, ledger, summary)
-            except BadRequest as exc:
-                if not (
-                    isinstance(item, RecordOp)
-                    and exc.code == "related-record-not-found"
-                    and item.payload.relationships
-                ):
-                    summary.quarantined += 1
-                    quarantine.add(item.row, exc.code, exc.message)
-                else:
-                    # The related person's own row was refused: keep this one, without the tie.
-                    summary.warnings += 1
-                    quarantine.add(
-                        item.row,
-                        "relationships",
-                        f"{exc.message} The person was imported without this tie; send "
-                        "their row again once the related record is accepted.",
-                    )
-                    untied = item.payload.model_copy(update={"relationships": []})
-                    try:
-                        self._write(
-                            session,
-                            agency,
-                            RecordOp(item.row, item.local_id, untied),
-                            digest,
-                            ledger,
-                            summary,
-                        )
-                    except HubError as again:
-                        summary.quarantined += 1
-                        quarantine.add(item.row, again.code, again.message)
-            except HubError as exc:
-                summary.quarantined += 1
-                quarantine.add(item.row, exc.code, exc.message)
+            segment.add(_Pending(item, entity, digest, seen))
             summary.by_entity[entity] = summary.by_entity.get(entity, 0) + 1
+        self._apply_segment(session, agency, segment.rows, ledger, summary, problems)
+        for row, field_name, reason in problems.in_row_order():
+            quarantine.add(row, field_name, reason)
 
-    def _write(
+    def _apply_segment(
         self,
         session: Session,
         agency: Agency,
-        op: Op,
-        digest: str,
-        ledger: dict[tuple[str, str], ImportLedger],
+        segment: list[_Pending],
+        ledger: dict[tuple[str, str], tuple[str, str | None]],
         summary: ImportSummary,
+        problems: _Problems,
     ) -> None:
-        """Apply one row and its ledger entry in a savepoint: all of it, or none of it."""
-        entity = _entity(op)
-        seen = ledger.get((entity, op.local_id))
-        created = seen is None
-        with session.begin_nested():
-            ref = self._apply(session, agency, op, seen)
-            if seen is None:
-                seen = ImportLedger(agency_id=agency.id, entity=entity, local_id=op.local_id)
-                session.add(seen)
-            seen.digest = digest
-            seen.hub_ref = ref
-            session.flush()
-        ledger[(entity, op.local_id)] = seen
-        if created:
-            summary.imported += 1
-        else:
-            summary.updated += 1
+        """Records, then involvements, then consents: each group in one go, else row by row.
 
-    def _apply(
-        self, session: Session, agency: Agency, op: Op, seen: ImportLedger | None
-    ) -> str | None:
-        if isinstance(op, RecordOp):
-            written = upsert_record(
-                session, self.crypto, agency=agency, local_id=op.local_id, payload=op.payload
-            )
-            return written.record.id
-        if isinstance(op, InvolvementOp):
-            involvement, _ = upsert_involvement(
-                session, agency=agency, local_id=op.local_id, payload=op.payload
-            )
-            return involvement.id
-        return self._apply_consent(session, agency, op, seen)
+        The rows applied are entered in the ledger in the same transaction.
+        """
+        done: list[tuple[_Pending, str]] = []
+        appliers = (
+            ("record", self._records),
+            ("involvement", self._involvements),
+            ("consent", self._consents),
+        )
+        for entity, apply in appliers:
+            group = [p for p in segment if p.entity == entity]
+            if not group:
+                continue
+            try:
+                with session.begin_nested():
+                    results = apply(session, agency, group)
+            except ROW_ERRORS:
+                # The database refused a row of the group: find it, one savepoint per row.
+                results = []
+                for one in group:
+                    try:
+                        with session.begin_nested():
+                            results += apply(session, agency, [one])
+                    except ROW_ERRORS as exc:
+                        results.append(
+                            (
+                                one,
+                                BadRequest(
+                                    f"The hub could not store this row ({type(exc).__name__}).",
+                                    code="storage-error",
+                                ),
+                            )
+                        )
+            for row, message in self._untied:
+                summary.warnings += 1
+                problems.add(row, "relationships", message)
+            self._untied.clear()
+            for one, result in results:
+                if isinstance(result, HubError):
+                    summary.quarantined += 1
+                    problems.add(one.op.row, result.code, result.message)
+                else:
+                    done.append((one, result))
+        self._write_ledger(session, agency, done, summary)
+        for p, ref in done:
+            ledger[(p.entity, p.op.local_id)] = (p.digest, ref)
 
-    @staticmethod
-    def _apply_consent(
-        session: Session, agency: Agency, op: ConsentOp, seen: ImportLedger | None
-    ) -> str:
-        if seen is not None and seen.hub_ref is not None:
-            existing = session.get(ConsentRecord, seen.hub_ref)
+    def _records(
+        self, session: Session, agency: Agency, group: list[_Pending]
+    ) -> list[tuple[_Pending, str | HubError]]:
+        outcomes = upsert_records(
+            session,
+            self.crypto,
+            agency=agency,
+            records=[RecordUpsert(p.op.local_id, _record(p).payload) for p in group],
+            linker=self.linker,
+            untie_missing=True,
+        )
+        results: list[tuple[_Pending, str | HubError]] = []
+        for pending, outcome in zip(group, outcomes, strict=True):
+            if outcome.untied is not None:
+                # The related person's own row was refused: keep this one, without the tie.
+                self._untied.append(
+                    (
+                        pending.op.row,
+                        f"{outcome.untied.message} The person was imported without this "
+                        "tie; send their row again once the related record is accepted.",
+                    )
+                )
+            if outcome.error is not None:
+                results.append((pending, outcome.error))
+            else:
+                assert outcome.record_id is not None
+                results.append((pending, outcome.record_id))
+        return results
+
+    def _involvements(
+        self, session: Session, agency: Agency, group: list[_Pending]
+    ) -> list[tuple[_Pending, str | HubError]]:
+        outcomes = upsert_involvements(
+            session,
+            agency=agency,
+            involvements=[InvolvementUpsert(p.op.local_id, _involvement(p).payload) for p in group],
+        )
+        return [
+            (pending, outcome.error or outcome.involvement_id or "")
+            for pending, outcome in zip(group, outcomes, strict=True)
+        ]
+
+    def _consents(
+        self, session: Session, agency: Agency, group: list[_Pending]
+    ) -> list[tuple[_Pending, str | HubError]]:
+        """New consents in one go (withdrawn at once where the source holds them withdrawn)."""
+        results: dict[int, str | HubError] = {}
+        fresh = [(n, p) for n, p in enumerate(group) if p.seen is None or p.seen[1] is None]
+        recorded = record_consents(
+            session, agency=agency, payloads=[_consent(p).payload for _, p in fresh]
+        )
+        withdrawals: list[tuple[int, ConsentRecord, str]] = []
+        for (n, pending), consent in zip(fresh, recorded, strict=True):
+            if isinstance(consent, HubError):
+                results[n] = consent
+                continue
+            results[n] = consent.id
+            op = _consent(pending)
+            if op.withdrawn_on is not None and consent.status == ConsentStatus.ACTIVE:
+                withdrawals.append((n, consent, op.payload.practitioner))
+        for n, pending in enumerate(group):
+            if n in results:
+                continue
+            assert pending.seen is not None and pending.seen[1] is not None
+            op = _consent(pending)
+            existing = session.get(ConsentRecord, pending.seen[1])
             if (
                 existing is not None
                 and op.withdrawn_on is not None
                 and existing.status == ConsentStatus.ACTIVE
             ):
-                withdraw_consent(
-                    session,
-                    agency=agency,
-                    consent_id=existing.id,
-                    practitioner=op.payload.practitioner,
+                results[n] = existing.id
+                withdrawals.append((n, existing, op.payload.practitioner))
+            else:
+                results[n] = BadRequest(
+                    "This consent was already recorded and can only change by being "
+                    "withdrawn: record a new consent under a new id.",
+                    code="consent-changed",
                 )
-                return existing.id
-            raise BadRequest(
-                "This consent was already recorded and can only change by being withdrawn: "
-                "record a new consent under a new id.",
-                code="consent-changed",
-            )
-        consent = record_consent(session, agency=agency, payload=op.payload)
-        if op.withdrawn_on is not None and consent.status == ConsentStatus.ACTIVE:
-            withdraw_consent(
-                session, agency=agency, consent_id=consent.id, practitioner=op.payload.practitioner
-            )
-        return consent.id
+        withdrawn = withdraw_consents(
+            session, agency=agency, withdrawals=[(c, who) for _, c, who in withdrawals]
+        )
+        for (n, _, _), result in zip(withdrawals, withdrawn, strict=True):
+            if isinstance(result, HubError):
+                results[n] = result
+        return [(pending, results[n]) for n, pending in enumerate(group)]
+
+    def _write_ledger(
+        self,
+        session: Session,
+        agency: Agency,
+        done: list[tuple[_Pending, str]],
+        summary: ImportSummary,
+    ) -> None:
+        """What each applied row said, in the transaction that applied it."""
+        now = utcnow()
+        rows = [
+            {
+                "agency_id": agency.id,
+                "entity": p.entity,
+                "local_id": p.op.local_id,
+                "digest": p.digest,
+                "hub_ref": ref,
+                "updated_at": now,
+            }
+            for p, ref in done
+        ]
+        new = [row for row, (p, _) in zip(rows, done, strict=True) if p.seen is None]
+        changed = [row for row, (p, _) in zip(rows, done, strict=True) if p.seen is not None]
+        if new:
+            session.execute(bulk_insert(ImportLedger), new)
+        if changed:
+            session.execute(update(ImportLedger), changed)
+        summary.imported += len(new)
+        summary.updated += len(changed)
+
+
+@dataclass(frozen=True)
+class _Pending:
+    """A row to apply: its write, the ledger entity, its digest, and what the ledger held."""
+
+    op: Op
+    entity: str
+    digest: str
+    seen: tuple[str, str | None] | None
+
+
+def _record(pending: _Pending) -> RecordOp:
+    assert isinstance(pending.op, RecordOp)
+    return pending.op
+
+
+def _involvement(pending: _Pending) -> InvolvementOp:
+    assert isinstance(pending.op, InvolvementOp)
+    return pending.op
+
+
+def _consent(pending: _Pending) -> ConsentOp:
+    assert isinstance(pending.op, ConsentOp)
+    return pending.op
+
+
+class _Segment:
+    """Rows that can be applied grouped by entity without changing what any of them finds.
+
+    A segment ends before the same row key comes again, and before a record that a row
+    already in the segment names (which, written one by one, would not have found it yet).
+    """
+
+    def __init__(self) -> None:
+        self.rows: list[_Pending] = []
+        self._keys: set[tuple[str, str]] = set()
+        self._named: set[str] = set()
+
+    def would_reorder(self, entity: str, op: Op) -> bool:
+        return (entity, op.local_id) in self._keys or (
+            isinstance(op, RecordOp) and op.local_id in self._named
+        )
+
+    def add(self, pending: _Pending) -> None:
+        op = pending.op
+        self.rows.append(pending)
+        self._keys.add((pending.entity, op.local_id))
+        if isinstance(op, InvolvementOp):
+            self._named.add(op.payload.record)
+        elif isinstance(op, ConsentOp):
+            self._named.add(op.payload.record)
+            if op.payload.grantor_record:
+                self._named.add(op.payload.grantor_record)
+
+
+class _Problems:
+    """A batch's quarantined rows and warnings, reported in file order."""
+
+    def __init__(self) -> None:
+        self._found: list[tuple[int, str, str]] = []
+
+    def add(self, row: int, field_name: str, reason: str) -> None:
+        self._found.append((row, field_name, reason))
+
+    def in_row_order(self) -> list[tuple[int, str, str]]:
+        return sorted(self._found, key=lambda found: found[0])

@@ -56,7 +56,7 @@ def import_file(
     *,
     agency: str | None = None,
     register: bool = True,
-    batch_size: int = 500,
+    batch_size: int = 2000,
     on_row: Callable[[int], None] | None = None,
 ) -> tuple[ImportSummary, list[dict[str, str]]]:
     """Import one file; with `register`, an agency not yet known is registered first."""
@@ -82,6 +82,7 @@ def import_file(
         quarantine_dir=hub.settings.data_dir / "quarantine",
         batch_size=batch_size,
         on_row=on_row,
+        linker=hub.linker,
     )
     summary = importer.run(path)
     return summary, importer.problems

@@ -137,14 +137,13 @@ class SchoolCtfAdapter:
                 element.clear()
 
     def _pupil(self, n: int, pupil: Element, school: SourceSchool) -> Iterator[Item]:
+        """The pupil's contacts, then the pupil; contacts are named after the UPN.
+
+        A pupil refused for anything but the UPN still lets its contacts in: they are good
+        records of their own, and the pupil's row, once corrected, ties them again.
+        """
         upn = v.upn(v.required(_text(pupil, "UPN"), "UPN"), "UPN")
         assert upn is not None
-        surname = v.required(_text(pupil, "Surname"), "Surname")
-        forename = v.required(_text(pupil, "Forename"), "Forename")
-        born = v.birth_date(v.required(_text(pupil, "DOB"), "DOB"), "DOB")
-        sex_code = _text(pupil, "Sex") or _text(pupil, "Gender")
-        sex = {"M": "male", "F": "female"}.get((sex_code or "").upper())
-        address, postcode = self._address(pupil.find("Address"))
         ops: list[Item] = []
         ties: list[RelationshipIn] = []
         for contact in pupil.iterfind("Contacts/Contact"):
@@ -155,6 +154,16 @@ class SchoolCtfAdapter:
                 continue
             ops.append(op)
             ties.append(tie)
+        try:
+            surname = v.required(_text(pupil, "Surname"), "Surname")
+            forename = v.required(_text(pupil, "Forename"), "Forename")
+            born = v.birth_date(v.required(_text(pupil, "DOB"), "DOB"), "DOB")
+            sex_code = _text(pupil, "Sex") or _text(pupil, "Gender")
+            sex = {"M": "male", "F": "female"}.get((sex_code or "").upper())
+            address, postcode = self._address(pupil.find("Address"))
+        except (RowError, ValidationError):
+            yield from ops
+            raise
         ops.append(
             RecordOp(
                 n,

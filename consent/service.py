@@ -7,6 +7,8 @@ writes an entry to the disclosure log, all in the caller's transaction.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -18,11 +20,13 @@ from consent.fhir import to_fhir
 from consent.models import ConsentRecord, ConsentVersion
 from consent.schemas import ConsentAmendment, ConsentIn, ConsentOut, ConsentScope
 from hub.agencies.models import Agency
-from hub.db.base import utcnow
+from hub.db.base import new_id, utcnow
 from hub.disclosure import log
-from hub.errors import Conflict, NotFound
-from hub.notify.events import consent_changed
-from hub.people.service import record_for
+from hub.errors import Conflict, HubError, NotFound
+from hub.notify.events import anyone_subscribed, consent_changed
+from hub.notify.topics import CONSENT_CHANGED
+from hub.people.models import AgencyRecord
+from hub.people.service import record_for, record_not_found
 from hub.vocab import ConsentStatus, LogEvent
 
 
@@ -35,27 +39,6 @@ def _apply_scope(consent: ConsentRecord, scope: ConsentScope, now: datetime) -> 
     consent.provisions = json.dumps([p.model_dump(mode="json") for p in scope.provisions])
     consent.period_start = scope.period_start or now
     consent.period_end = scope.period_end
-
-
-def _keep_version(
-    session: Session, consent: ConsentRecord, *, agency: Agency, change: str, practitioner: str
-) -> None:
-    now = utcnow()
-    consent.updated_at = now
-    consent.fhir = json.dumps(to_fhir(consent, agency_code=agency.code, at=now))
-    session.add(
-        ConsentVersion(
-            consent_id=consent.id,
-            version=consent.version,
-            change=change,
-            status=consent.status,
-            practitioner=practitioner,
-            agency_id=agency.id,
-            fhir=consent.fhir,
-            recorded_at=now,
-        )
-    )
-    session.flush()
 
 
 def _scope_log(consent: ConsentRecord) -> dict[str, object]:
@@ -75,43 +58,82 @@ def _scope_log(consent: ConsentRecord) -> dict[str, object]:
 
 
 def record_consent(session: Session, *, agency: Agency, payload: ConsentIn) -> ConsentRecord:
-    subject = record_for(session, agency=agency, local_id=payload.record)
-    grantor = (
-        record_for(session, agency=agency, local_id=payload.grantor_record)
-        if payload.grantor_record
-        else None
-    )
-    now = utcnow()
-    consent = ConsentRecord(
-        person_id=subject.person_id,
-        subject_kind=subject.kind,
-        subject_record=payload.record,
-        status=payload.status,
-        given_by=payload.given_by,
-        grantor_person_id=grantor.person_id if grantor else None,
-        grantor_record=payload.grantor_record,
-        competence_assessed_by=payload.competence_assessed_by,
-        competence_assessed_on=payload.competence_assessed_on,
-        recorded_by_agency_id=agency.id,
-        recorded_by_practitioner=payload.practitioner,
-        method=payload.method,
-        form_reference=payload.form_reference,
-        version=1,
-        created_at=now,
-    )
-    _apply_scope(consent, payload, now)
-    session.add(consent)
+    (recorded,) = record_consents(session, agency=agency, payloads=[payload])
+    if isinstance(recorded, HubError):
+        raise recorded
+    return recorded
+
+
+def record_consents(
+    session: Session, *, agency: Agency, payloads: Sequence[ConsentIn]
+) -> list[ConsentRecord | HubError]:
+    """Record a batch of consents, in order; one whose person is unknown is refused alone."""
     session.flush()
-    _record_change(
-        session,
-        consent,
-        agency=agency,
-        change="recorded",
-        practitioner=payload.practitioner,
-        event=LogEvent.CONSENT_RECORDED,
-        body={**_scope_log(consent), "practitioner": payload.practitioner},
-    )
-    return consent
+    named = {p.record for p in payloads} | {p.grantor_record for p in payloads if p.grantor_record}
+    records = {
+        local_id: (person_id, kind)
+        for local_id, person_id, kind in session.execute(
+            select(AgencyRecord.local_id, AgencyRecord.person_id, AgencyRecord.kind).where(
+                AgencyRecord.agency_id == agency.id, AgencyRecord.local_id.in_(named)
+            )
+        ).all()
+    }
+    now = utcnow()
+    results: list[ConsentRecord | HubError] = []
+    changes: list[_Change] = []
+    for payload in payloads:
+        missing = next(
+            (name for name in (payload.record, payload.grantor_record)
+             if name and name not in records),
+            None,
+        )  # fmt: skip
+        if missing is not None:
+            results.append(record_not_found(missing))
+            continue
+        person_id, kind = records[payload.record]
+        consent = ConsentRecord(
+            id=new_id(),
+            person_id=person_id,
+            subject_kind=kind,
+            subject_record=payload.record,
+            status=payload.status,
+            given_by=payload.given_by,
+            grantor_person_id=records[payload.grantor_record][0]
+            if payload.grantor_record
+            else None,
+            grantor_record=payload.grantor_record,
+            competence_assessed_by=payload.competence_assessed_by,
+            competence_assessed_on=payload.competence_assessed_on,
+            recorded_by_agency_id=agency.id,
+            recorded_by_practitioner=payload.practitioner,
+            method=payload.method,
+            form_reference=payload.form_reference,
+            version=1,
+            created_at=now,
+        )
+        _apply_scope(consent, payload, now)
+        session.add(consent)
+        results.append(consent)
+        changes.append(
+            _Change(
+                consent,
+                "recorded",
+                payload.practitioner,
+                LogEvent.CONSENT_RECORDED,
+                {**_scope_log(consent), "practitioner": payload.practitioner},
+            )
+        )
+    _record_changes(session, agency, changes)
+    return results
+
+
+@dataclass(frozen=True)
+class _Change:
+    consent: ConsentRecord
+    change: str
+    practitioner: str
+    event: LogEvent
+    body: dict[str, Any]
 
 
 def _record_change(
@@ -124,11 +146,41 @@ def _record_change(
     event: LogEvent,
     body: dict[str, Any],
 ) -> None:
+    _record_changes(session, agency, [_Change(consent, change, practitioner, event, body)])
+
+
+def _record_changes(session: Session, agency: Agency, changes: Sequence[_Change]) -> None:
     """Every change to a consent: keep the version, tell subscribers, write the log entry."""
-    _keep_version(session, consent, agency=agency, change=change, practitioner=practitioner)
+    if not changes:
+        return
     session.flush()
-    consent_changed(session, consent)
-    log.append(session, event=event, subject=consent.person_id, agency=agency.code, body=body)
+    now = utcnow()
+    for c in changes:
+        c.consent.updated_at = now
+        c.consent.fhir = json.dumps(to_fhir(c.consent, agency_code=agency.code, at=now))
+        session.add(
+            ConsentVersion(
+                consent_id=c.consent.id,
+                version=c.consent.version,
+                change=c.change,
+                status=c.consent.status,
+                practitioner=c.practitioner,
+                agency_id=agency.id,
+                fhir=c.consent.fhir,
+                recorded_at=now,
+            )
+        )
+    session.flush()
+    if anyone_subscribed(session, CONSENT_CHANGED):
+        for c in changes:
+            consent_changed(session, c.consent)
+    log.append_many(
+        session,
+        [
+            log.Pending(event=c.event, body=c.body, subject=c.consent.person_id, agency=agency.code)
+            for c in changes
+        ],
+    )
 
 
 def own_consent(session: Session, *, agency: Agency, consent_id: str) -> ConsentRecord:
@@ -173,21 +225,42 @@ def withdraw_consent(
 ) -> ConsentRecord:
     """Withdrawal takes effect at once: the next decision no longer sees it as permitting."""
     consent = own_consent(session, agency=agency, consent_id=consent_id)
-    if consent.status != ConsentStatus.ACTIVE:
-        raise Conflict(f"This consent is {consent.status}, not active.", code="consent-not-active")
-    consent.status = ConsentStatus.WITHDRAWN
-    consent.withdrawn_at = utcnow()
-    consent.version += 1
-    _record_change(
-        session,
-        consent,
-        agency=agency,
-        change="withdrawn",
-        practitioner=practitioner,
-        event=LogEvent.CONSENT_WITHDRAWN,
-        body={"consent_id": consent.id, "version": consent.version, "practitioner": practitioner},
-    )
-    return consent
+    (withdrawn,) = withdraw_consents(session, agency=agency, withdrawals=[(consent, practitioner)])
+    if isinstance(withdrawn, HubError):
+        raise withdrawn
+    return withdrawn
+
+
+def withdraw_consents(
+    session: Session, *, agency: Agency, withdrawals: Sequence[tuple[ConsentRecord, str]]
+) -> list[ConsentRecord | HubError]:
+    """Withdraw a batch of this agency's consents (each with who withdrew it), in order."""
+    results: list[ConsentRecord | HubError] = []
+    changes: list[_Change] = []
+    for consent, practitioner in withdrawals:
+        if consent.status != ConsentStatus.ACTIVE:
+            refusal = f"This consent is {consent.status}, not active."
+            results.append(Conflict(refusal, code="consent-not-active"))
+            continue
+        consent.status = ConsentStatus.WITHDRAWN
+        consent.withdrawn_at = utcnow()
+        consent.version += 1
+        results.append(consent)
+        changes.append(
+            _Change(
+                consent,
+                "withdrawn",
+                practitioner,
+                LogEvent.CONSENT_WITHDRAWN,
+                {
+                    "consent_id": consent.id,
+                    "version": consent.version,
+                    "practitioner": practitioner,
+                },
+            )
+        )
+    _record_changes(session, agency, changes)
+    return results
 
 
 def mark_entered_in_error(

@@ -29,7 +29,7 @@ def import_command(
         str | None,
         typer.Option(help="The agency code (default: from the CTF header, or the county's)."),
     ] = None,
-    batch_size: Annotated[int, typer.Option(min=1, help="Rows per committed batch.")] = 500,
+    batch_size: Annotated[int, typer.Option(min=1, help="Rows per committed batch.")] = 2000,
 ) -> None:
     """Import an agency's export; bad rows go to a quarantine report, good rows go in."""
     from adapters.base import StructuralError

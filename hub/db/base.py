@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import DateTime, MetaData, String
+from sqlalchemy import DateTime, Insert, MetaData, String, insert
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
+
+T = TypeVar("T")
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -43,6 +46,23 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def bulk_insert(model: type[Base]) -> Insert:
+    """An INSERT for many rows at once, as ``session.execute(bulk_insert(Model), rows)``.
+
+    It targets the table rather than the mapped class, so the rows (dicts with the same keys,
+    nulls included) go straight to one ``executemany`` without the ORM's work per row.
+    """
+    return insert(Base.metadata.tables[model.__tablename__])
+
+
+def in_chunks(values: Iterable[T], size: int = 5000) -> Iterator[list[T]]:
+    """Values for an IN list a few thousand at a time: SQLite and PostgreSQL both cap the
+    parameters one statement may carry, and a batch's candidate people can be many."""
+    ordered = list(values)
+    for start in range(0, len(ordered), size):
+        yield ordered[start : start + size]
 
 
 def new_id() -> str:

@@ -2,80 +2,196 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.util import identity_key
 
 from hub.agencies.models import Agency, Practitioner
-from hub.errors import BadRequest, NotFound
+from hub.db.base import bulk_insert, new_id, utcnow
+from hub.errors import BadRequest, HubError, NotFound
 from hub.involvements.models import Involvement
 from hub.involvements.schemas import InvolvementIn, PractitionerIn
-from hub.notify.events import involvement_started
-from hub.people.service import record_for
+from hub.notify.events import involvements_started
+from hub.people.models import AgencyRecord
+from hub.people.service import record_not_found
 
 
-def _practitioner(session: Session, agency: Agency, given: PractitionerIn) -> Practitioner:
-    found = session.execute(
-        select(Practitioner).where(
-            Practitioner.agency_id == agency.id, Practitioner.ref == given.ref
-        )
-    ).scalar_one_or_none()
-    if found is None:
-        found = Practitioner(agency_id=agency.id, ref=given.ref, name=given.name, role=given.role)
-        session.add(found)
-    found.name, found.role, found.email, found.phone = (
-        given.name,
-        given.role,
-        given.email,
-        given.phone,
-    )
-    return found
+@dataclass(frozen=True)
+class InvolvementUpsert:
+    """One involvement to write, under the agency's own id for it."""
+
+    local_id: str
+    payload: InvolvementIn
+
+
+@dataclass
+class InvolvementOutcome:
+    """What became of one involvement of a batch: written (started or changed), or refused."""
+
+    local_id: str
+    involvement_id: str | None = None
+    created: bool = False
+    error: HubError | None = None
 
 
 def upsert_involvement(
     session: Session, *, agency: Agency, local_id: str, payload: InvolvementIn
 ) -> tuple[Involvement, bool]:
     """Start or change one of this agency's involvements; idempotent by its local id."""
-    record = record_for(session, agency=agency, local_id=payload.record)
-    involvement = _own_involvement(session, agency, local_id)
-    created = involvement is None
-    if involvement is None:
-        involvement = Involvement(
-            agency_id=agency.id, local_id=local_id, person_id=record.person_id
-        )
-        session.add(involvement)
-    involvement.person_id = record.person_id
-    involvement.service = payload.service
-    involvement.service_name = payload.service_name
-    involvement.tier = payload.tier
-    involvement.level_of_need = payload.level_of_need
-    involvement.lead_professional = payload.lead_professional
-    involvement.sensitivity = payload.sensitivity
-    involvement.start_date = payload.start_date
-    involvement.end_date = payload.end_date
-    involvement.practitioner = (
-        _practitioner(session, agency, payload.practitioner) if payload.practitioner else None
+    (outcome,) = upsert_involvements(
+        session, agency=agency, involvements=[InvolvementUpsert(local_id, payload)]
     )
+    if outcome.error is not None:
+        raise outcome.error
+    involvement = session.get(Involvement, outcome.involvement_id)
+    assert involvement is not None
+    return involvement, outcome.created
+
+
+def upsert_involvements(
+    session: Session, *, agency: Agency, involvements: Sequence[InvolvementUpsert]
+) -> list[InvolvementOutcome]:
+    """Start or change a batch of this agency's involvements, as if written one by one.
+
+    An involvement whose person record is unknown is refused in its outcome; the others are
+    written with one statement per table, and new ones notify subscribers as single writes do.
+    """
+    outcomes: list[InvolvementOutcome] = []
+    run: list[InvolvementUpsert] = []
+    ids: set[str] = set()
+    for item in involvements:  # a local id twice in a batch: the second write sees the first
+        if item.local_id in ids:
+            outcomes += _upsert_run(session, agency, run)
+            run, ids = [], set()
+        run.append(item)
+        ids.add(item.local_id)
+    if run:
+        outcomes += _upsert_run(session, agency, run)
+    return outcomes
+
+
+def _upsert_run(
+    session: Session, agency: Agency, involvements: Sequence[InvolvementUpsert]
+) -> list[InvolvementOutcome]:
     session.flush()
-    if created:
-        involvement_started(session, involvement)
-    return involvement, created
+    people: dict[str, str] = {
+        local_id: person_id
+        for local_id, person_id in session.execute(
+            select(AgencyRecord.local_id, AgencyRecord.person_id).where(
+                AgencyRecord.agency_id == agency.id,
+                AgencyRecord.local_id.in_({i.payload.record for i in involvements}),
+            )
+        ).all()
+    }
+    existing: dict[str, str] = {
+        local_id: involvement_id
+        for local_id, involvement_id in session.execute(
+            select(Involvement.local_id, Involvement.id).where(
+                Involvement.agency_id == agency.id,
+                Involvement.local_id.in_({i.local_id for i in involvements}),
+            )
+        ).all()
+    }
+    outcomes = [InvolvementOutcome(i.local_id) for i in involvements]
+    valid = []
+    for item, outcome in zip(involvements, outcomes, strict=True):
+        if item.payload.record not in people:
+            outcome.error = record_not_found(item.payload.record)
+        else:
+            valid.append((item, outcome))
+    practitioners = _practitioners(
+        session, agency, [i.payload.practitioner for i, _ in valid if i.payload.practitioner]
+    )
+    now = utcnow()
+    inserts: list[dict[str, Any]] = []
+    updates: list[dict[str, Any]] = []
+    for item, outcome in valid:
+        payload = item.payload
+        row = {
+            "person_id": people[payload.record],
+            "service": payload.service,
+            "service_name": payload.service_name,
+            "tier": payload.tier,
+            "level_of_need": payload.level_of_need,
+            "lead_professional": payload.lead_professional,
+            "sensitivity": payload.sensitivity,
+            "start_date": payload.start_date,
+            "end_date": payload.end_date,
+            "practitioner_id": practitioners[payload.practitioner.ref]
+            if payload.practitioner
+            else None,
+            "updated_at": now,
+        }
+        if item.local_id in existing:
+            outcome.involvement_id = existing[item.local_id]
+            updates.append({"id": outcome.involvement_id, **row})
+        else:
+            outcome.involvement_id, outcome.created = new_id(), True
+            inserts.append(
+                {"id": outcome.involvement_id, "agency_id": agency.id, "local_id": item.local_id}
+                | row
+            )
+    if inserts:
+        session.execute(bulk_insert(Involvement), inserts)
+    if updates:
+        session.execute(update(Involvement), updates)
+        for row in updates:  # stale in the session after a bulk update: reload on use
+            loaded = session.identity_map.get(identity_key(Involvement, row["id"]))
+            if loaded is not None:
+                session.expire(loaded)
+    involvements_started(session, [row["id"] for row in inserts])
+    return outcomes
 
 
-def _own_involvement(session: Session, agency: Agency, local_id: str) -> Involvement | None:
-    """An agency addresses only its own involvements, by the id its system gave them."""
-    return session.execute(
-        select(Involvement).where(
-            Involvement.agency_id == agency.id, Involvement.local_id == local_id
+def _practitioners(session: Session, agency: Agency, given: list[PractitionerIn]) -> dict[str, int]:
+    """The batch's practitioners by their ref, created or brought up to date (last one wins)."""
+    wanted = {p.ref: p for p in given}
+    if not wanted:
+        return {}
+    details = {
+        ref: {"name": p.name, "role": p.role, "email": p.email, "phone": p.phone}
+        for ref, p in wanted.items()
+    }
+    found: dict[str, int] = {}
+    changed: list[dict[str, Any]] = []
+    for practitioner in session.execute(
+        select(Practitioner).where(
+            Practitioner.agency_id == agency.id, Practitioner.ref.in_(wanted)
         )
-    ).scalar_one_or_none()
+    ).scalars():
+        found[practitioner.ref] = practitioner.id
+        now = details[practitioner.ref]
+        if any(getattr(practitioner, name) != value for name, value in now.items()):
+            changed.append({"id": practitioner.id, **now})
+            session.expire(practitioner)
+    if changed:
+        session.execute(update(Practitioner), changed)
+    new = [
+        {"agency_id": agency.id, "ref": ref, **d} for ref, d in details.items() if ref not in found
+    ]
+    if new:
+        found.update(
+            (ref, pid)
+            for ref, pid in session.execute(
+                bulk_insert(Practitioner).returning(Practitioner.ref, Practitioner.id), new
+            ).all()
+        )
+    return found
 
 
 def end_involvement(
     session: Session, *, agency: Agency, local_id: str, end_date: date
 ) -> Involvement:
-    involvement = _own_involvement(session, agency, local_id)
+    involvement = session.execute(
+        select(Involvement).where(
+            Involvement.agency_id == agency.id, Involvement.local_id == local_id
+        )
+    ).scalar_one_or_none()
     if involvement is None:
         raise NotFound(
             f"Your agency has no involvement '{local_id}' registered with the hub.",

@@ -13,22 +13,23 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import delete, or_, select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from consent.models import ConsentRecord
+from hub.agencies.models import Agency
 from hub.crypto.fields import BlindIndex, FieldCipher
-from hub.db.base import utcnow
+from hub.db.base import in_chunks, new_id, utcnow
 from hub.disclosure import log
 from hub.errors import BadRequest, Conflict, NotFound
 from hub.identifiers import NHS_NUMBER_SYSTEM, UPN_SYSTEM
 from hub.involvements.models import Involvement
 from hub.linkage.features import Features, features
-from hub.linkage.live import Candidate, LiveLinker, Scored, block_keys, decide
+from hub.linkage.live import Candidate, LiveDecision, LiveLinker, Scored, block_keys, decide
 from hub.linkage.models import LinkBlockKey, LinkEvidence, LinkReview
 from hub.linkage.records import SourceRecord
-from hub.people.models import AgencyRecord, Person
-from hub.vocab import LinkMethod, LinkOutcome, LogEvent, ReviewStatus
+from hub.people.models import AgencyRecord, Person, RecordIdentifier
+from hub.vocab import LinkMethod, LogEvent, ReviewStatus
 
 BLOCK_SYSTEM = "urn:early-help-hub:linkage-block"
 
@@ -68,42 +69,129 @@ def current_person(session: Session, person_id: str) -> str:
     return person.id if person is not None else person_id
 
 
-class DatabaseCandidates:
-    """Candidate records found through the keyed hashes of their blocking keys."""
+class LiveBatch:
+    """Live linking for a batch of records: candidate blocks read once, not once per record.
+
+    The records the batch writes become candidates for the ones after them (``add``), so a
+    batch links exactly as the same records written one at a time would.
+    """
 
     def __init__(
-        self, session: Session, cipher: FieldCipher, blind: BlindIndex, *, kind: str, skip: str
+        self,
+        session: Session,
+        cipher: FieldCipher,
+        blind: BlindIndex,
+        linker: LiveLinker | None,
+        incoming: Sequence[Features],
     ) -> None:
-        self.session, self.cipher, self.blind, self.kind, self.skip = (
-            session,
-            cipher,
-            blind,
-            kind,
-            skip,
-        )
-
-    def candidates(self, keys: Sequence[str]) -> Iterable[Candidate]:
-        hashed = [self.blind.of(BLOCK_SYSTEM, k) for k in keys]
+        self.scorer = linker.scorer() if linker is not None else None
+        self.linker = linker
+        self._by_key: dict[str, dict[str, Candidate]] = {}
+        self._keys_of: dict[str, list[str]] = {}
+        self._kind_of: dict[str, str] = {}
+        self.persons: set[str] = set()
+        if self.scorer is None or not incoming:
+            return
+        plain = {k for f in incoming for k in block_keys(f)}
+        hashed = {blind.of(BLOCK_SYSTEM, k): k for k in plain}
         if not hashed:
-            return []
-        rows = self.session.execute(
-            select(AgencyRecord)
+            return
+        found = _candidate_records(session, cipher, hashed)
+        current = current_people(session, {person_id for _, person_id, _ in found})
+        for source, person_id, kind in found:
+            self.add(source.record_id, current[person_id], kind, features(source))
+        self.persons = set(current.values())
+
+    def add(self, record_id: str, person_id: str, kind: str, f: Features) -> None:
+        """The record as it now stands is a candidate for the records after it."""
+        for key in self._keys_of.pop(record_id, []):
+            self._by_key[key].pop(record_id, None)
+        keys = block_keys(f)
+        candidate = Candidate(record_id, person_id, f)
+        for key in keys:
+            self._by_key.setdefault(key, {})[record_id] = candidate
+        self._keys_of[record_id] = keys
+        self._kind_of[record_id] = kind
+
+    def candidates(self, kind: str, f: Features, skip: str) -> list[Candidate]:
+        found: dict[str, Candidate] = {}
+        for key in block_keys(f):
+            for record_id, candidate in self._by_key.get(key, {}).items():
+                if record_id != skip and self._kind_of[record_id] == kind:
+                    found.setdefault(record_id, candidate)
+        return list(found.values())
+
+    def decide(
+        self, candidates: list[Candidate], f: Features, conflicting: set[str]
+    ) -> LiveDecision:
+        assert self.scorer is not None and self.linker is not None
+        return decide(self.scorer, self.linker.thresholds, f, _Fixed(candidates), conflicting)
+
+
+_PLAIN = ("given_name", "family_name", "birth_date", "sex", "address", "postcode")
+
+
+def _candidate_records(
+    session: Session, cipher: FieldCipher, hashed_keys: Iterable[str]
+) -> list[tuple[SourceRecord, str, str]]:
+    """Records holding any of the keys, each as (plain record, person id, kind).
+
+    Read as plain rows rather than ORM objects: a batch can have thousands of candidates.
+    """
+    columns = [AgencyRecord.id, AgencyRecord.person_id, AgencyRecord.kind, Agency.code]
+    columns += [getattr(AgencyRecord, f"{name}_enc") for name in _PLAIN]
+    rows: dict[str, Any] = {}
+    for chunk in in_chunks(hashed_keys):
+        for row in session.execute(
+            select(*columns)
             .join(LinkBlockKey, LinkBlockKey.record_id == AgencyRecord.id)
+            .join(Agency, Agency.id == AgencyRecord.agency_id)
+            .where(LinkBlockKey.key.in_(chunk))
+        ).all():
+            rows[row[0]] = row
+    numbers: dict[str, dict[str, str | None]] = {}
+    for chunk in in_chunks(rows):
+        for record_id, system, value in session.execute(
+            select(RecordIdentifier.record_id, RecordIdentifier.system, RecordIdentifier.value_enc)
             .where(
-                LinkBlockKey.key.in_(hashed),
-                AgencyRecord.kind == self.kind,
-                AgencyRecord.id != self.skip,
+                RecordIdentifier.record_id.in_(chunk),
+                RecordIdentifier.system.in_((NHS_NUMBER_SYSTEM, UPN_SYSTEM)),
             )
-            .distinct()
-        ).scalars()
-        return [
-            Candidate(
-                r.id,
-                current_person(self.session, r.person_id),
-                features(source_record(self.cipher, r)),
+        ).all():  # fmt: skip
+            numbers.setdefault(record_id, {})[system] = cipher.decrypt(
+                value, column="record_identifier.value"
             )
-            for r in rows
-        ]
+    found = []
+    for record_id, person_id, kind, agency, *sealed in rows.values():
+        plain = {
+            name: cipher.decrypt(token, column=f"agency_record.{name}")
+            for name, token in zip(_PLAIN, sealed, strict=True)
+        }
+        ids = numbers.get(record_id, {})
+        born = plain.pop("birth_date")
+        source = SourceRecord(
+            record_id=record_id,
+            agency=agency,
+            nhs_number=ids.get(NHS_NUMBER_SYSTEM),
+            upn=ids.get(UPN_SYSTEM),
+            birth_date=date.fromisoformat(born) if born else None,
+            **plain,
+        )
+        found.append((source, person_id, kind))
+    return found
+
+
+def current_people(session: Session, person_ids: set[str]) -> dict[str, str]:
+    """Each person id followed through merges, in one query when (as usual) none was merged."""
+    merged = {
+        pid
+        for chunk in in_chunks(person_ids)
+        for pid, into in session.execute(
+            select(Person.id, Person.merged_into_id).where(Person.id.in_(chunk))
+        ).all()
+        if into
+    }
+    return {pid: current_person(session, pid) if pid in merged else pid for pid in person_ids}
 
 
 class _Fixed:
@@ -114,16 +202,38 @@ class _Fixed:
         return self._candidates
 
 
-def index_record(session: Session, blind: BlindIndex, record_id: str, f: Features) -> None:
+def block_key_rows(blind: BlindIndex, record_id: str, f: Features) -> list[dict[str, str]]:
     """Blocking keys for live linking, and the household key (prefixed ``h:``) for families."""
     from hub.linkage.families import household_hash
 
-    session.execute(delete(LinkBlockKey).where(LinkBlockKey.record_id == record_id))
-    for key in block_keys(f):
-        session.add(LinkBlockKey(record_id=record_id, key=blind.of(BLOCK_SYSTEM, key)))
+    rows = [{"record_id": record_id, "key": blind.of(BLOCK_SYSTEM, key)} for key in block_keys(f)]
     household = household_hash(blind, f)
     if household is not None:
-        session.add(LinkBlockKey(record_id=record_id, key=f"h:{household[:62]}"))
+        rows.append({"record_id": record_id, "key": f"h:{household[:62]}"})
+    return rows
+
+
+def evidence_row(
+    *,
+    record_id: str,
+    person_id: str,
+    method: str,
+    scored: Scored | None = None,
+    model_version: str | None = None,
+    decided_by: str | None = None,
+) -> dict[str, Any]:
+    return {
+        "id": new_id(),
+        "record_id": record_id,
+        "person_id": person_id,
+        "method": method,
+        "matched_record_id": scored.candidate.record_id if scored else None,
+        "weight": scored.score.weight if scored else None,
+        "fields_json": json.dumps(scored.score.as_json() if scored else []),
+        "model_version": model_version,
+        "decided_by": decided_by,
+        "created_at": utcnow(),
+    }
 
 
 def open_evidence(
@@ -137,14 +247,14 @@ def open_evidence(
     decided_by: str | None = None,
 ) -> LinkEvidence:
     evidence = LinkEvidence(
-        record_id=record_id,
-        person_id=person_id,
-        method=method,
-        matched_record_id=scored.candidate.record_id if scored else None,
-        weight=scored.score.weight if scored else None,
-        fields_json=json.dumps(scored.score.as_json() if scored else []),
-        model_version=model_version,
-        decided_by=decided_by,
+        **evidence_row(
+            record_id=record_id,
+            person_id=person_id,
+            method=method,
+            scored=scored,
+            model_version=model_version,
+            decided_by=decided_by,
+        )
     )
     session.add(evidence)
     return evidence
@@ -160,83 +270,17 @@ def end_evidence(session: Session, record_id: str, reason: str) -> None:
         row.ended_reason = reason
 
 
-def after_record_written(
-    session: Session,
-    cipher: FieldCipher,
-    blind: BlindIndex,
-    linker: LiveLinker | None,
-    *,
-    record: AgencyRecord,
-    incoming: SourceRecord,
-    created: bool,
-) -> None:
-    """Index the record; for a new one not linked by identifier, link it live or queue review."""
-    f = features(incoming)
-    if not created:
-        index_record(session, blind, record.id, f)
-        return
-    scorer = linker.scorer() if linker is not None else None
-    if record.link_method != LinkMethod.NEW or scorer is None or linker is None:
-        open_evidence(
-            session, record_id=record.id, person_id=record.person_id, method=record.link_method
-        )
-        index_record(session, blind, record.id, f)
-        return
-    source = DatabaseCandidates(session, cipher, blind, kind=record.kind, skip=record.id)
-    candidates = list(source.candidates(block_keys(f)))
-    conflicting: set[str] = set()
-    if f.nhs:
-        ours = blind.of(NHS_NUMBER_SYSTEM, f.nhs)
-        for person_id in {c.person_id for c in candidates}:
-            theirs = _nhs_numbers(session, person_id)
-            if theirs and ours not in theirs:
-                conflicting.add(person_id)  # another record of theirs has another number
-    decision = decide(scorer, linker.thresholds, f, _Fixed(candidates), conflicting)
-    if decision.outcome is LinkOutcome.LINK and decision.person_id and decision.best:
-        empty = session.get(Person, record.person_id)
-        record.person_id = decision.person_id
-        record.link_method = LinkMethod.PROBABILISTIC
-        record.link_confidence = decision.best.score.probability
-        session.flush()
-        if empty is not None:
-            session.delete(empty)
-        open_evidence(
-            session,
-            record_id=record.id,
-            person_id=decision.person_id,
-            method=LinkMethod.PROBABILISTIC,
-            scored=decision.best,
-            model_version=scorer.version,
-        )
-        log.append(
-            session,
-            event=LogEvent.LINK_MADE,
-            subject=decision.person_id,
-            agency=record.agency.code,
-            body={
-                "record": record.id,
-                "method": str(LinkMethod.PROBABILISTIC),
-                "confidence": round(decision.best.score.probability, 6),
-                "weight": round(decision.best.score.weight, 3),
-                "model": scorer.version,
-            },
-        )
-    else:
-        open_evidence(
-            session, record_id=record.id, person_id=record.person_id, method=LinkMethod.NEW
-        )
-    for doubtful in decision.reviews:
-        session.add(
-            LinkReview(
-                record_id=record.id,
-                candidate_record_id=doubtful.candidate.record_id,
-                weight=doubtful.score.weight,
-                fields_json=json.dumps(doubtful.score.as_json()),
-                model_version=scorer.version,
-                status=ReviewStatus.OPEN,
-            )
-        )
-    index_record(session, blind, record.id, f)
+def review_row(record_id: str, doubtful: Scored, model_version: str) -> dict[str, Any]:
+    return {
+        "id": new_id(),
+        "record_id": record_id,
+        "candidate_record_id": doubtful.candidate.record_id,
+        "weight": doubtful.score.weight,
+        "fields_json": json.dumps(doubtful.score.as_json()),
+        "model_version": model_version,
+        "status": ReviewStatus.OPEN,
+        "created_at": utcnow(),
+    }
 
 
 # People deciding -------------------------------------------------------------------

@@ -7,6 +7,7 @@ every other disclosure, so a consent withdrawn in between is respected.
 
 from __future__ import annotations
 
+from collections.abc import Collection, Sequence
 from typing import TYPE_CHECKING
 
 from sqlalchemy import select
@@ -21,16 +22,29 @@ if TYPE_CHECKING:
     from consent.models import ConsentRecord
 
 
-def _agencies_working_with(session: Session, person_id: str) -> set[int]:
+def _agencies_working_with(
+    session: Session, person_id: str, ignoring: Collection[str] = ()
+) -> set[int]:
     today = utcnow().date()
     rows = session.execute(
         select(Involvement.agency_id).where(
             Involvement.person_id == person_id,
             Involvement.start_date <= today,
             (Involvement.end_date.is_(None)) | (Involvement.end_date >= today),
+            Involvement.id.not_in(ignoring),
         )
     )
     return {row[0] for row in rows}
+
+
+def anyone_subscribed(session: Session, topic: str) -> bool:
+    """Whether any subscription could be owed this topic: batches skip the work when none is."""
+    found = session.execute(
+        select(Subscription.id)
+        .where(Subscription.topic == topic, Subscription.status == "active")
+        .limit(1)
+    ).first()
+    return found is not None
 
 
 def _enqueue(
@@ -70,16 +84,34 @@ def _enqueue(
     session.flush()
 
 
-def involvement_started(session: Session, involvement: Involvement) -> None:
-    """A new involvement: tell the other agencies working with the child, if it is a new agency."""
+def involvements_started(session: Session, involvement_ids: Sequence[str]) -> None:
+    """A batch of new involvements, in order: each tells others as if it had come alone."""
+    if not involvement_ids or not anyone_subscribed(session, NEW_AGENCY_INVOLVED):
+        return
+    later = set(involvement_ids)
+    for involvement_id in involvement_ids:
+        later.discard(involvement_id)
+        involvement = session.get(Involvement, involvement_id)
+        assert involvement is not None
+        involvement_started(session, involvement, ignoring=later)
+
+
+def involvement_started(
+    session: Session, involvement: Involvement, ignoring: Collection[str] = ()
+) -> None:
+    """A new involvement: tell the other agencies working with the child, if it is a new agency.
+
+    ``ignoring`` names involvements written in the same batch after this one.
+    """
     if not involvement.is_open_on(utcnow().date()):
         return
-    agencies = _agencies_working_with(session, involvement.person_id)
+    agencies = _agencies_working_with(session, involvement.person_id, ignoring)
     already = session.execute(
         select(Involvement.id).where(
             Involvement.person_id == involvement.person_id,
             Involvement.agency_id == involvement.agency_id,
             Involvement.id != involvement.id,
+            Involvement.id.not_in(ignoring),
         )
     ).first()
     if already is not None:

@@ -133,3 +133,35 @@ def test_a_child_whose_parent_row_was_refused_goes_in_without_the_tie(
     assert held["counts"]["agency_record"] == 1
     assert held["counts"]["relationship"] == 0
     assert len(held["involvements"]) == 1
+
+
+def test_a_row_the_database_refuses_is_found_and_quarantined_alone(
+    hub: Hub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The batch is written in one go; a database error falls back to a savepoint per row."""
+    from sqlalchemy.exc import IntegrityError
+
+    from adapters import importer
+
+    real = importer.upsert_involvements
+    calls: list[int] = []
+
+    def refusing(session, *, agency, involvements):  # type: ignore[no-untyped-def]
+        calls.append(len(involvements))
+        if any(i.local_id == "K2" for i in involvements):
+            raise IntegrityError("INSERT", {}, Exception("refused"))
+        return real(session, agency=agency, involvements=involvements)
+
+    monkeypatch.setattr(importer, "upsert_involvements", refusing)
+    rows = [person("M1", "parent", "1984-04-04"), case("C1", "K1"), case("C2", "K2"),
+            case("C3", "K3")]  # fmt: skip
+    summary, problems = run(hub, "council", council_file(tmp_path / "council.csv", rows))
+
+    assert calls[0] == 3 and calls[1:] == [1, 1, 1]  # the group, then each row alone
+    assert [(p["field"], p["reason"]) for p in problems] == [
+        ("storage-error", "The hub could not store this row (IntegrityError).")
+    ]
+    assert summary.quarantined == 1
+    held = snapshot(hub)
+    assert sorted(i[1] for i in held["involvements"]) == ["K1", "K3"]
+    assert held["counts"]["agency_record"] == 4

@@ -72,6 +72,11 @@ def test_pupils_contacts_and_school_involvements_go_in(hub: Hub, tmp_path: Path)
         == ["carer-without-parental-responsibility"] * 2
         + ["parent-with-parental-responsibility"] * 2
     )
+    # A pupil refused for its date of birth or postcode still lets its contacts in, untied;
+    # a pupil whose UPN is wrong cannot name them.
+    local_ids = {member[1] for group in held["groups"] for member in group}
+    assert {"P207000016049-C1", "P207000016049-C2", "Q801200005002-C1"} <= local_ids
+    assert not any(local.startswith("A801200005001") for local in local_ids)
 
 
 @pytest.mark.parametrize(
