@@ -73,18 +73,6 @@ def _validated_identifiers(payload: RecordIn, agency: Agency, local_id: str) -> 
     return list(found.values())
 
 
-def persons_holding(session: Session, blind: BlindIndex, identifier: Identifier) -> set[str]:
-    rows = session.execute(
-        select(AgencyRecord.person_id)
-        .join(RecordIdentifier, RecordIdentifier.record_id == AgencyRecord.id)
-        .where(
-            RecordIdentifier.system == identifier.system,
-            RecordIdentifier.blind_index == blind.of(identifier.system, identifier.value),
-        )
-    )
-    return {row[0] for row in rows}
-
-
 _PEOPLE_HOLDING = (
     select(Person)
     .join(AgencyRecord, AgencyRecord.person_id == Person.id)
