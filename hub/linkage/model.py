@@ -23,6 +23,7 @@ from hub.linkage.features import COLUMNS, Features
 from hub.linkage.spec import BLOCKING_RULES, COMPARISONS, VETO_LEVELS, Comparison
 
 MODEL_FORMAT = "early-help-hub/linkage/1"
+TRAINING_BLOCKS = ("l.nhs = r.nhs", "l.upn = r.upn")
 
 
 def arrow_table(rows: Sequence[Features]) -> pa.Table:
@@ -64,12 +65,10 @@ def train(
     # Two EM sessions, each blocked on fields the other estimates, so every field is learnt.
     # Twins pose as matches in the date-of-birth block and soften the given-name penalty;
     # the veto in spec.VETO_FIELDS, not the weight, is what keeps them apart.
-    linker.training.estimate_parameters_using_expectation_maximisation(
-        "l.dob_key = r.dob_key", estimate_without_term_frequencies=True
-    )
-    linker.training.estimate_parameters_using_expectation_maximisation(
-        "l.names_key = r.names_key", estimate_without_term_frequencies=True
-    )
+    for rule in TRAINING_BLOCKS:
+        linker.training.estimate_parameters_using_expectation_maximisation(
+            rule, estimate_without_term_frequencies=True
+        )
     settings = linker.misc.save_model_to_json()
     model = {"format": MODEL_FORMAT, "trained_at": _now(), "records": len(rows), "splink": settings}
     return model, linker
