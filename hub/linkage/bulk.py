@@ -19,7 +19,6 @@ from hub.linkage.records import SourceRecord
 from hub.linkage.spec import COMPARISONS, VETO_LEVELS
 from hub.vocab import LinkOutcome
 
-
 AMBIGUITY_MARGIN = 8.0
 """Bits within which a second person's match counts as just as good (2^8: 256 times)."""
 

@@ -11,9 +11,10 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from operator import attrgetter
 from pathlib import Path
 from typing import Any
 
@@ -173,9 +174,42 @@ class Scorer:
         total = self.prior_weight
         fields: list[FieldScore] = []
         for comparison, weights in self._plan:
-            for level, weight in zip(comparison.levels, weights, strict=True):
-                if level.test(a, b):
-                    total += weight
-                    fields.append(FieldScore(comparison.name, level.label, weight))
-                    break
+            field = self._level(comparison, weights, a, b)
+            total += field.weight
+            fields.append(field)
         return PairScore(weight=total, fields=tuple(fields))
+
+    @staticmethod
+    def _level(
+        comparison: Comparison, weights: list[float], a: Features, b: Features
+    ) -> FieldScore:
+        for level, weight in zip(comparison.levels, weights, strict=True):
+            if level.test(a, b):
+                return FieldScore(comparison.name, level.label, weight)
+        raise AssertionError("every comparison ends with a level that always holds")
+
+    def against(self, a: Features) -> Callable[[Features], PairScore]:
+        """Score one incoming record against many: a field's level depends only on the
+        features it reads, and candidates share names and dates, so each distinct value is
+        compared once (live linking scores hundreds of candidates per record)."""
+        plan: list[tuple[Comparison, list[float], Callable[[Features], Any], dict[Any, FieldScore]]]
+        plan = [
+            (comparison, weights, attrgetter(*comparison.inputs), {})
+            for comparison, weights in self._plan
+        ]
+        prior = self.prior_weight
+        level = self._level
+
+        def score(b: Features) -> PairScore:
+            total = prior
+            fields: list[FieldScore] = []
+            for comparison, weights, inputs, seen in plan:
+                key = inputs(b)
+                field = seen.get(key)
+                if field is None:
+                    field = seen[key] = level(comparison, weights, a, b)
+                total += field.weight
+                fields.append(field)
+            return PairScore(weight=total, fields=tuple(fields))
+
+        return score

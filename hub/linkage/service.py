@@ -24,7 +24,7 @@ from hub.errors import BadRequest, Conflict, NotFound
 from hub.identifiers import NHS_NUMBER_SYSTEM, UPN_SYSTEM
 from hub.involvements.models import Involvement
 from hub.linkage.features import Features, features
-from hub.linkage.live import Candidate, LiveLinker, Scored, block_keys, decide
+from hub.linkage.live import Candidate, LiveLinker, Scored, block_keys, decide, query_keys
 from hub.linkage.models import LinkBlockKey, LinkEvidence, LinkReview
 from hub.linkage.records import SourceRecord
 from hub.people.models import AgencyRecord, Person
@@ -183,7 +183,7 @@ def after_record_written(
         index_record(session, blind, record.id, f)
         return
     source = DatabaseCandidates(session, cipher, blind, kind=record.kind, skip=record.id)
-    candidates = list(source.candidates(block_keys(f)))
+    candidates = list(source.candidates(query_keys(f)))
     conflicting: set[str] = set()
     if f.nhs:
         ours = blind.of(NHS_NUMBER_SYSTEM, f.nhs)

@@ -40,6 +40,12 @@ class Comparison:
     description: str
     levels: tuple[Level, ...]
 
+    @property
+    def inputs(self) -> tuple[str, ...]:
+        """The features its levels read, from their SQL (the Python twins read the same)."""
+        names = {m.group(2) for level in self.levels for m in _SIDE.finditer(level.sql)}
+        return tuple(sorted(names))
+
     def as_splink(self) -> dict[str, Any]:
         levels: list[dict[str, Any]] = []
         for level in self.levels:
@@ -252,9 +258,14 @@ ADDRESS = Comparison(
 COMPARISONS: tuple[Comparison, ...] = (GIVEN, FAMILY, BIRTH_DATE, SEX, POSTCODE, ADDRESS)
 
 # Candidate pairs: equi-joins only, so the number of comparisons grows about linearly.
+# Names alone would gather every Olivia Smith in the county (hundreds in a million children),
+# so names go with the birth year, or with the day and month (a year keyed wrongly), or with
+# a missing date; live.block_keys and live.query_keys mirror these rules one for one.
 BLOCKING_RULES: tuple[str, ...] = (
     "l.dob_key = r.dob_key",
-    "l.names_key = r.names_key",
+    "l.names_key = r.names_key AND l.dob_y = r.dob_y",
+    "l.names_key = r.names_key AND l.dob_m = r.dob_m AND l.dob_d = r.dob_d",
+    "l.names_key = r.names_key AND (l.dob IS NULL OR r.dob IS NULL)",
     "l.postcode = r.postcode AND l.given_ph = r.given_ph",
     "l.postcode = r.postcode AND l.family_ph = r.family_ph",
 )
