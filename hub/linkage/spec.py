@@ -133,6 +133,7 @@ GIVEN = Comparison(
             "jaro-winkler >= 0.8",
             "jaro_winkler_similarity(l.given, r.given) >= 0.8",
             lambda a, b: _jw(a.given, b.given) >= 0.8,
+            fixed_m=0.002,
         ),
         RARELY,
     ),

@@ -20,7 +20,7 @@ from hub.linkage.records import SourceRecord
 from hub.vocab import PersonKind
 
 AS_OF: Final = date(2026, 9, 1)  # fixed, so a county is the same whichever day it is made
-CACHE_FORMAT: Final = 1
+CACHE_FORMAT: Final = 2
 
 
 @dataclass
@@ -52,7 +52,7 @@ def read_children(folder: Path) -> tuple[list[SourceRecord], int]:
     from adapters.run import DEFAULT_AGENCIES
     from adapters.school_ctf import SchoolCtfAdapter
 
-    records: list[SourceRecord] = []
+    records: dict[str, SourceRecord] = {}  # a later row of the same local id updates it
     quarantined = 0
     for kind, path in agency_files(folder):
         adapter = ADAPTERS[kind]()
@@ -68,21 +68,20 @@ def read_children(folder: Path) -> tuple[list[SourceRecord], int]:
                 continue
             payload = item.payload
             ids = {i.system: i.value for i in payload.identifiers}
-            records.append(
-                SourceRecord(
-                    record_id=record_id(agency, item.local_id),
-                    agency=agency,
-                    nhs_number=ids.get(NHS_NUMBER_SYSTEM),
-                    upn=ids.get(UPN_SYSTEM),
-                    given_name=payload.given_name,
-                    family_name=payload.family_name,
-                    birth_date=payload.birth_date,
-                    sex=payload.sex,
-                    address=payload.address,
-                    postcode=payload.postcode,
-                )
+            rid = record_id(agency, item.local_id)
+            records[rid] = SourceRecord(
+                record_id=rid,
+                agency=agency,
+                nhs_number=ids.get(NHS_NUMBER_SYSTEM),
+                upn=ids.get(UPN_SYSTEM),
+                given_name=payload.given_name,
+                family_name=payload.family_name,
+                birth_date=payload.birth_date,
+                sex=payload.sex,
+                address=payload.address,
+                postcode=payload.postcode,
             )
-    return records, quarantined
+    return list(records.values()), quarantined
 
 
 def read_truth(folder: Path) -> dict[str, str]:
