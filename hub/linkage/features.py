@@ -34,7 +34,7 @@ _ADDRESS_WORDS = {
     "CRES": "CRESCENT",
 }
 _NICKNAMER: NickNamer | None = None
-# British diminutives the (American) nicknames dataset lacks.
+# British (and Polish, Russian) diminutives the (American) nicknames dataset lacks.
 _BRITISH_NICKNAMES = {
     "izzy": ("isabella", "isabel", "isobel"),
     "issy": ("isabella", "isabel", "isobel"),
@@ -48,6 +48,10 @@ _BRITISH_NICKNAMES = {
     "freddie": ("frederick", "freddy", "alfred"),
     "archie": ("archibald",),
     "maisie": ("margaret",),
+    "kath": ("katherine", "catherine", "kathryn"),
+    "han": ("hannah",),
+    "sasha": ("alexander", "alexandra", "aleksandra"),
+    "ola": ("aleksandra", "alexandra"),
 }
 
 
