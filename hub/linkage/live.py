@@ -123,13 +123,15 @@ def decide(
     """
     conflicting = set(conflicting or ())
     best_by_person: dict[str, Scored] = {}
-    score_against = scorer.against(incoming)
+    score_against = scorer.against(incoming, floor=thresholds.review)  # below it: apart
     for candidate in source.candidates(query_keys(incoming)):
         other = candidate.features
         if incoming.nhs and other.nhs and incoming.nhs != other.nhs:
             conflicting.add(candidate.person_id)  # a different child, whatever else agrees
             continue
         score = score_against(other)
+        if score is None:
+            continue
         held = best_by_person.get(candidate.person_id)
         if held is None or score.weight > held.score.weight:
             best_by_person[candidate.person_id] = Scored(candidate, score)

@@ -21,7 +21,7 @@ from typing import Any
 import pyarrow as pa  # type: ignore[import-untyped]
 
 from hub.linkage.features import COLUMNS, Features
-from hub.linkage.spec import BLOCKING_RULES, COMPARISONS, VETO_LEVELS, Comparison
+from hub.linkage.spec import BLOCKING_RULES, COMPARISONS, VETO_LEVELS, Comparison, Test
 
 MODEL_FORMAT = "early-help-hub/linkage/1"
 TRAINING_BLOCKS = ("l.nhs = r.nhs", "l.upn = r.upn")
@@ -161,6 +161,17 @@ class Scorer:
                 u = saved_level.get("u_probability") or 1e-6
                 weights.append(math.log2(m / u))
             self._plan.append((comparison, weights))
+        # Each level's test beside its (immutable) result, and what each comparison reads.
+        self._levels: list[tuple[tuple[Test, FieldScore], ...]] = [
+            tuple(
+                (lv.test, FieldScore(c.name, lv.label, w))
+                for lv, w in zip(c.levels, ws, strict=True)
+            )
+            for c, ws in self._plan
+        ]
+        self._inputs: list[Callable[[Features], Any]] = [
+            attrgetter(*c.inputs) for c, _ in self._plan
+        ]
 
     @classmethod
     def load(cls, path: Path) -> Scorer:
@@ -175,43 +186,46 @@ class Scorer:
     def score(self, a: Features, b: Features) -> PairScore:
         total = self.prior_weight
         fields: list[FieldScore] = []
-        for comparison, weights in self._plan:
-            field = self._level(comparison, weights, a, b)
+        for levels in self._levels:
+            field = _first_level(levels, a, b)
             total += field.weight
             fields.append(field)
         return PairScore(weight=total, fields=tuple(fields))
 
-    @staticmethod
-    def _level(
-        comparison: Comparison, weights: list[float], a: Features, b: Features
-    ) -> FieldScore:
-        for level, weight in zip(comparison.levels, weights, strict=True):
-            if level.test(a, b):
-                return FieldScore(comparison.name, level.label, weight)
-        raise AssertionError("every comparison ends with a level that always holds")
-
-    def against(self, a: Features) -> Callable[[Features], PairScore]:
+    def against(
+        self, a: Features, floor: float = -math.inf
+    ) -> Callable[[Features], PairScore | None]:
         """Score one incoming record against many: a field's level depends only on the
         features it reads, and candidates share names and dates, so each distinct value is
-        compared once (live linking scores hundreds of candidates per record)."""
-        plan: list[tuple[Comparison, list[float], Callable[[Features], Any], dict[Any, FieldScore]]]
+        compared once (live linking scores hundreds of candidates per record). A pair
+        weighing less than ``floor`` comes back as None."""
         plan = [
-            (comparison, weights, attrgetter(*comparison.inputs), {})
-            for comparison, weights in self._plan
+            (levels, inputs, dict[Any, FieldScore]())
+            for levels, inputs in zip(self._levels, self._inputs, strict=True)
         ]
         prior = self.prior_weight
-        level = self._level
 
-        def score(b: Features) -> PairScore:
+        def score(b: Features) -> PairScore | None:
             total = prior
             fields: list[FieldScore] = []
-            for comparison, weights, inputs, seen in plan:
+            for levels, inputs, seen in plan:
                 key = inputs(b)
                 field = seen.get(key)
                 if field is None:
-                    field = seen[key] = level(comparison, weights, a, b)
+                    field = seen[key] = _first_level(levels, a, b)
                 total += field.weight
                 fields.append(field)
+            if total < floor:
+                return None
             return PairScore(weight=total, fields=tuple(fields))
 
         return score
+
+
+def _first_level(
+    levels: tuple[tuple[Test, FieldScore], ...], a: Features, b: Features
+) -> FieldScore:
+    for test, field in levels:
+        if test(a, b):
+            return field
+    raise AssertionError("every comparison ends with a level that always holds")

@@ -69,8 +69,11 @@ def test_scoring_against_many_equals_scoring_each_pair(county: County, scorer: S
     rows = [features(r) for r in county.records[:300]]
     for a in rows[:20]:
         against = scorer.against(a)
+        above = scorer.against(a, floor=-8.0)
         for b in rows:
-            assert against(b) == scorer.score(a, b)
+            pair = scorer.score(a, b)
+            assert against(b) == pair
+            assert above(b) == (pair if pair.weight >= -8.0 else None)
 
 
 class _Reads:
