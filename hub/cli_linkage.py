@@ -43,24 +43,11 @@ def train(
 @app.command("reindex")
 def reindex(batch: int = typer.Option(1000, help="Records indexed per transaction.")) -> None:
     """Rebuild every record's blocking keys, after an upgrade that changes the blocking rules."""
-    from hub.linkage.service import index_record
+    from hub.linkage.service import reindex_all
 
-    settings = get_settings()
-    hub = Hub.start(settings)
-    done = 0
+    hub = Hub.start(get_settings())
     try:
-        with hub.sessions() as session:
-            ids = list(session.execute(select(AgencyRecord.id)).scalars())
-        for start in range(0, len(ids), batch):
-            with hub.sessions() as session:
-                rows = session.execute(
-                    select(AgencyRecord).where(AgencyRecord.id.in_(ids[start : start + batch]))
-                ).scalars()
-                for r in rows:
-                    f = features(source_record(hub.crypto.cipher, r))
-                    index_record(session, hub.crypto.blind, r.id, f)
-                    done += 1
-                session.commit()
+        done = reindex_all(hub.sessions, hub.crypto.cipher, hub.crypto.blind, batch=batch)
         typer.echo(f"Re-indexed {done} records.")
     finally:
         hub.close()

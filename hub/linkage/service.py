@@ -8,7 +8,7 @@ person covered) can be read back after a split or merge.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -124,6 +124,23 @@ def index_record(session: Session, blind: BlindIndex, record_id: str, f: Feature
     household = household_hash(blind, f)
     if household is not None:
         session.add(LinkBlockKey(record_id=record_id, key=f"h:{household[:62]}"))
+
+
+def reindex_all(
+    sessions: Callable[[], Session], cipher: FieldCipher, blind: BlindIndex, *, batch: int = 1000
+) -> int:
+    """Rebuild every record's blocking keys (after an upgrade changes the blocking rules)."""
+    with sessions() as session:
+        ids = list(session.execute(select(AgencyRecord.id).order_by(AgencyRecord.id)).scalars())
+    for start in range(0, len(ids), batch):
+        with sessions() as session:
+            rows = session.execute(
+                select(AgencyRecord).where(AgencyRecord.id.in_(ids[start : start + batch]))
+            ).scalars()
+            for row in rows:
+                index_record(session, blind, row.id, features(source_record(cipher, row)))
+            session.commit()
+    return len(ids)
 
 
 def open_evidence(
