@@ -2,11 +2,13 @@
 
     python bench/linkage.py [--children N] [--index-size M] [--seed S]
 
-Prints a table, then (last line) one JSON object. Truth comes from the generator
-(hub/linkage/testdata.py); see ``load_county`` for where a ``hub synth`` county plugs in.
-Both models are trained by EM on the county itself and timed end to end (features or
-cleaning, training, prediction, clustering). Link-one latency is measured against an
-in-memory index of ``--index-size`` children (the county's records plus filler children).
+Prints a table, then (last line) one JSON object. The county is a ``hub synth`` county
+(written once and cached under ``--cache``, by size and seed), its children's records read
+through the agencies' adapters, truth from its truth.csv. Both models are trained by EM on
+the county itself and timed end to end (features or cleaning, training, prediction,
+clustering). Link-one latency is measured against an
+in-memory index of ``--index-size`` children (the county's records plus filler children,
+each one record, from a ``hub synth`` county of another seed).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import json
 import random
 import statistics
 import sys
+import tempfile
 import time
 from collections import defaultdict
 from pathlib import Path
@@ -29,15 +32,12 @@ from hub.linkage.features import features
 from hub.linkage.live import Candidate, MemoryIndex, decide
 from hub.linkage.model import Scorer
 from hub.linkage.records import SourceRecord
-from hub.linkage.testdata import County, make_county
 from hub.settings import Settings
+from hub.synth.county import County as SynthGenerator
+from hub.synth.linkage import AS_OF, SynthCounty
+from hub.synth.linkage import load as load_county
 
-
-def load_county(children: int, seed: int) -> County:
-    """The county to link. To use ``hub synth`` instead: read its extracts through the
-    adapters into SourceRecord rows and truth.csv into {record_id: child_id}, and build a
-    County(children=[], records=..., truth=..., twins=[...pairs of child ids...])."""
-    return make_county(children, seed=seed)
+County = SynthCounty
 
 
 def quality(person_of: dict[str, str], county: County) -> dict[str, float]:
@@ -134,28 +134,25 @@ def link_one_latency(
         index.add(Candidate(record.record_id, person_of[record.record_id], features(record)))
     children_in_index = len(set(county.truth.values()))
     filler = max(0, index_size - children_in_index)
-    batch = 50_000
-    made = 0
-    while made < filler:
-        n = min(batch, filler - made)
-        extra = make_county(n, seed=seed * 1000 + made // batch + 7, start_index=10_000_000 + made)
-        for c in extra.children:
-            f = features(
-                SourceRecord(
-                    record_id=f"FILL-{c.child_id}",
-                    agency="GP",
-                    nhs_number=c.nhs_number,
-                    given_name=c.given,
-                    family_name=c.family,
-                    birth_date=c.birth_date,
-                    sex=c.sex,
-                    address=c.address,
-                    postcode=c.postcode,
+    if filler:
+        generator = SynthGenerator(children=filler, seed=seed * 1000 + 7, as_of=AS_OF)
+        for family in generator.families():
+            address = family.address
+            for c in family.children:
+                f = features(
+                    SourceRecord(
+                        record_id=f"FILL-{c.pid}",
+                        agency="GP",
+                        nhs_number=None,
+                        given_name=c.given,
+                        family_name=c.family,
+                        birth_date=c.born,
+                        sex=c.sex,
+                        address=address.line,
+                        postcode=address.postcode,
+                    )
                 )
-            )
-            index.add(Candidate(f.record_id, f.record_id, f))
-        made += n
-        del extra
+                index.add(Candidate(f.record_id, f.record_id, f))
     children_in_index += filler
     gc.collect()
     gc.freeze()  # a long-lived index is no work for the collector: as a server would do
@@ -190,14 +187,23 @@ def main() -> None:
     parser.add_argument("--index-size", type=int, default=1_000_000)
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--skip-baseline", action="store_true")
+    parser.add_argument(
+        "--cache",
+        type=Path,
+        default=Path(tempfile.gettempdir()) / "hub-bench-linkage",
+        help="Where generated counties are kept between runs (never commit them).",
+    )
     args = parser.parse_args()
 
     settings = Settings()
     thresholds = Thresholds(settings.linkage_link_weight, settings.linkage_review_weight)
-    county = load_county(args.children, args.seed)
+    started = time.perf_counter()
+    county = load_county(args.children, args.seed, args.cache)
     records = county.records
     print(
-        f"county: {args.children} children, {len(records)} records, {len(county.twins)} twin pairs"
+        f"county: {args.children} children ({county.children} with a record), {len(records)}"
+        f" children's records {county.by_agency}, {county.quarantined} rows quarantined,"
+        f" {len(county.twins)} twin pairs; loaded in {time.perf_counter() - started:.1f} s"
     )
 
     result = link_bulk(records, thresholds)

@@ -40,6 +40,19 @@ def train(
         hub.close()
 
 
+@app.command("reindex")
+def reindex(batch: int = typer.Option(1000, help="Records indexed per transaction.")) -> None:
+    """Rebuild every record's blocking keys, after an upgrade that changes the blocking rules."""
+    from hub.linkage.service import reindex_all
+
+    hub = Hub.start(get_settings())
+    try:
+        done = reindex_all(hub.sessions, hub.crypto.cipher, hub.crypto.blind, batch=batch)
+        typer.echo(f"Re-indexed {done} records.")
+    finally:
+        hub.close()
+
+
 @app.command("show")
 def show() -> None:
     """The current model's version and each field's weight per agreement level."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from hub.linkage.features import Features, features
@@ -18,6 +18,9 @@ from hub.linkage.model import Scorer, train
 from hub.linkage.records import SourceRecord
 from hub.linkage.spec import COMPARISONS, VETO_LEVELS
 from hub.vocab import LinkOutcome
+
+AMBIGUITY_MARGIN = 8.0
+"""Bits within which a second person's match counts as just as good (2^8: 256 times)."""
 
 
 @dataclass(frozen=True)
@@ -117,6 +120,37 @@ def _label(lookup: list[tuple[float, str]], weight: float) -> str:
     return min(lookup, key=lambda item: abs(item[0] - weight))[1]
 
 
+def _doubt_the_ambiguous(scored: list[Pair], people: People) -> list[Pair]:
+    """A record that would link to two people who can never be one (their NHS numbers or
+    UPNs differ) is linked to neither: identical twins look exactly like this, and a person,
+    not the strongest weight, decides which twin the record is. Live linking does the same
+    (it links only when exactly one person clears the threshold)."""
+    targets: dict[str, dict[str, float]] = defaultdict(dict)
+    for pair in scored:
+        if pair.outcome is not LinkOutcome.LINK:
+            continue
+        for here, there in ((pair.left, pair.right), (pair.right, pair.left)):
+            root = people.find(there)
+            if root != people.find(here):
+                held = targets[here].get(root)
+                if held is None or pair.weight > held:
+                    targets[here][root] = pair.weight
+    ambiguous: set[str] = set()
+    for record, roots in targets.items():
+        if len(roots) < 2:
+            continue
+        best = max(roots.values())
+        close = sorted(r for r, w in roots.items() if w >= best - AMBIGUITY_MARGIN)
+        if any(people.conflict(a, b) for i, a in enumerate(close) for b in close[i + 1 :]):
+            ambiguous.add(record)
+    return [
+        replace(pair, outcome=LinkOutcome.REVIEW)
+        if pair.outcome is LinkOutcome.LINK and (pair.left in ambiguous or pair.right in ambiguous)
+        else pair
+        for pair in scored
+    ]
+
+
 def link_bulk(
     records: Sequence[SourceRecord],
     thresholds: Thresholds,
@@ -177,6 +211,7 @@ def link_bulk(
             LinkOutcome.LINK if weight >= thresholds.link and not vetoed else LinkOutcome.REVIEW
         )
         scored.append(Pair(left, right, weight, outcome, "probabilistic", fields))
+    scored = _doubt_the_ambiguous(scored, people)
     scored.sort(key=lambda p: -p.weight)
     for pair in scored:
         if pair.outcome is LinkOutcome.LINK:

@@ -7,6 +7,7 @@ pair), so the bulk model in DuckDB and the live scorer see identical inputs.
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
@@ -33,7 +34,7 @@ _ADDRESS_WORDS = {
     "CRES": "CRESCENT",
 }
 _NICKNAMER: NickNamer | None = None
-# British diminutives the (American) nicknames dataset lacks.
+# British (and Polish, Russian) diminutives the (American) nicknames dataset lacks.
 _BRITISH_NICKNAMES = {
     "izzy": ("isabella", "isabel", "isobel"),
     "issy": ("isabella", "isabel", "isobel"),
@@ -47,6 +48,10 @@ _BRITISH_NICKNAMES = {
     "freddie": ("frederick", "freddy", "alfred"),
     "archie": ("archibald",),
     "maisie": ("margaret",),
+    "kath": ("katherine", "catherine", "kathryn"),
+    "han": ("hannah",),
+    "sasha": ("alexander", "alexandra", "aleksandra"),
+    "ola": ("aleksandra", "alexandra"),
 }
 
 
@@ -58,6 +63,7 @@ class Features:
     upn: str | None
     given: str | None
     given_ph: str | None
+    given_sx: str | None
     given_nicks: tuple[str, ...]
     family: str | None
     family_ph: str | None
@@ -75,12 +81,17 @@ class Features:
     district: str | None
     address: str | None
     house: str | None
+    town: str | None
 
 
 def clean_name(value: str | None) -> str | None:
     if not value:
         return None
-    text = _NOT_LETTERS.sub("", value.upper().replace("-", " ").replace("'", ""))
+    # Wiśniewski and Wisniewski, Nguyễn and Nguyen: the accent is dropped, not the letter.
+    plain = "".join(
+        ch for ch in unicodedata.normalize("NFKD", value) if not unicodedata.combining(ch)
+    )
+    text = _NOT_LETTERS.sub("", plain.upper().replace("-", " ").replace("'", ""))
     text = _SPACES.sub(" ", text).strip()
     return text or None
 
@@ -110,6 +121,13 @@ def clean_address(value: str | None) -> tuple[str | None, str | None]:
         return None, None
     house = next((w for w in words if any(ch.isdigit() for ch in w)), None)
     return " ".join(words), house
+
+
+def town_of(value: str | None) -> str | None:
+    """The last part of an address written with commas (line, town), where it has one."""
+    if not value or "," not in value:
+        return None
+    return clean_name(value.rsplit(",", 1)[1])
 
 
 def _postcode(value: str | None) -> tuple[str | None, str | None, str | None]:
@@ -158,6 +176,7 @@ def features(record: SourceRecord) -> Features:
         upn=record.upn or None,
         given=given,
         given_ph=phonetic(given) if given else None,
+        given_sx=jellyfish.soundex(given) if given else None,
         given_nicks=nickname_groups(given.split(" ")[0]) if given else (),
         family=family,
         family_ph=phonetic(family) if family else None,
@@ -175,6 +194,7 @@ def features(record: SourceRecord) -> Features:
         district=district,
         address=address,
         house=house,
+        town=town_of(record.address),
     )
 
 

@@ -20,12 +20,39 @@ from hub.vocab import LinkOutcome
 
 
 def block_keys(f: Features) -> list[str]:
-    """One key per rule in spec.BLOCKING_RULES, in the same order."""
+    """The keys a record is indexed under, one family per rule in spec.BLOCKING_RULES."""
     keys: list[str] = []
     if f.dob_key:
         keys.append(f"dob:{f.dob_key}")
     if f.names_key:
-        keys.append(f"names:{f.names_key}")
+        keys.append(f"names:{f.names_key}")  # found only by a record without a date
+        if f.dob is None:
+            keys.append(f"names-nodob:{f.names_key}")
+        else:
+            keys.append(f"names-y:{f.names_key}|{f.dob_y}")
+            keys.append(f"names-md:{f.names_key}|{f.dob_m}-{f.dob_d}")
+    keys.extend(_place_keys(f))
+    return keys
+
+
+def query_keys(f: Features) -> list[str]:
+    """The keys to look a record's candidates up by: the pairs the bulk rules would make."""
+    keys: list[str] = []
+    if f.dob_key:
+        keys.append(f"dob:{f.dob_key}")
+    if f.names_key:
+        if f.dob is None:
+            keys.append(f"names:{f.names_key}")
+        else:
+            keys.append(f"names-y:{f.names_key}|{f.dob_y}")
+            keys.append(f"names-md:{f.names_key}|{f.dob_m}-{f.dob_d}")
+            keys.append(f"names-nodob:{f.names_key}")
+    keys.extend(_place_keys(f))
+    return keys
+
+
+def _place_keys(f: Features) -> list[str]:
+    keys: list[str] = []
     if f.postcode and f.given_ph:
         keys.append(f"pc-given:{f.postcode}|{f.given_ph}")
     if f.postcode and f.family_ph:
@@ -96,12 +123,15 @@ def decide(
     """
     conflicting = set(conflicting or ())
     best_by_person: dict[str, Scored] = {}
-    for candidate in source.candidates(block_keys(incoming)):
+    score_against = scorer.against(incoming, floor=thresholds.review)  # below it: apart
+    for candidate in source.candidates(query_keys(incoming)):
         other = candidate.features
         if incoming.nhs and other.nhs and incoming.nhs != other.nhs:
             conflicting.add(candidate.person_id)  # a different child, whatever else agrees
             continue
-        score = scorer.score(incoming, candidate.features)
+        score = score_against(other)
+        if score is None:
+            continue
         held = best_by_person.get(candidate.person_id)
         if held is None or score.weight > held.score.weight:
             best_by_person[candidate.person_id] = Scored(candidate, score)

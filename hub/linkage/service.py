@@ -8,24 +8,32 @@ person covered) can be read back after a split or merge.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session
 
 from consent.models import ConsentRecord
 from hub.agencies.models import Agency
 from hub.crypto.fields import BlindIndex, FieldCipher
-from hub.db.base import in_chunks, new_id, utcnow
+from hub.db.base import bulk_insert, in_chunks, new_id, utcnow
 from hub.disclosure import log
 from hub.errors import BadRequest, Conflict, NotFound
 from hub.identifiers import NHS_NUMBER_SYSTEM, UPN_SYSTEM
 from hub.involvements.models import Involvement
 from hub.linkage.features import Features, features
-from hub.linkage.live import Candidate, LiveDecision, LiveLinker, Scored, block_keys, decide
+from hub.linkage.live import (
+    Candidate,
+    LiveDecision,
+    LiveLinker,
+    Scored,
+    block_keys,
+    decide,
+    query_keys,
+)
 from hub.linkage.models import LinkBlockKey, LinkEvidence, LinkReview
 from hub.linkage.records import SourceRecord
 from hub.people.models import AgencyRecord, Person, RecordIdentifier
@@ -92,7 +100,7 @@ class LiveBatch:
         self.persons: set[str] = set()
         if self.scorer is None or not incoming:
             return
-        plain = {k for f in incoming for k in block_keys(f)}
+        plain = {k for f in incoming for k in query_keys(f)}
         hashed = {blind.of(BLOCK_SYSTEM, k): k for k in plain}
         if not hashed:
             return
@@ -115,7 +123,7 @@ class LiveBatch:
 
     def candidates(self, kind: str, f: Features, skip: str) -> list[Candidate]:
         found: dict[str, Candidate] = {}
-        for key in block_keys(f):
+        for key in query_keys(f):
             for record_id, candidate in self._by_key.get(key, {}).items():
                 if record_id != skip and self._kind_of[record_id] == kind:
                     found.setdefault(record_id, candidate)
@@ -234,6 +242,28 @@ def evidence_row(
         "decided_by": decided_by,
         "created_at": utcnow(),
     }
+
+
+def reindex_all(
+    sessions: Callable[[], Session], cipher: FieldCipher, blind: BlindIndex, *, batch: int = 1000
+) -> int:
+    """Rebuild every record's blocking keys (after an upgrade changes the blocking rules)."""
+    with sessions() as session:
+        ids = list(session.execute(select(AgencyRecord.id).order_by(AgencyRecord.id)).scalars())
+    for start in range(0, len(ids), batch):
+        chunk = ids[start : start + batch]
+        with sessions() as session:
+            rows = session.execute(select(AgencyRecord).where(AgencyRecord.id.in_(chunk)))
+            keys = [
+                key
+                for row in rows.scalars()
+                for key in block_key_rows(blind, row.id, features(source_record(cipher, row)))
+            ]
+            session.execute(delete(LinkBlockKey).where(LinkBlockKey.record_id.in_(chunk)))
+            if keys:
+                session.execute(bulk_insert(LinkBlockKey), keys)
+            session.commit()
+    return len(ids)
 
 
 def open_evidence(

@@ -40,6 +40,12 @@ class Comparison:
     description: str
     levels: tuple[Level, ...]
 
+    @property
+    def inputs(self) -> tuple[str, ...]:
+        """The features its levels read, from their SQL (the Python twins read the same)."""
+        names = {m.group(2) for level in self.levels for m in _SIDE.finditer(level.sql)}
+        return tuple(sorted(names))
+
     def as_splink(self) -> dict[str, Any]:
         levels: list[dict[str, Any]] = []
         for level in self.levels:
@@ -66,15 +72,22 @@ def _jw(a: str | None, b: str | None) -> float:
     return jellyfish.jaro_winkler_similarity(a, b)
 
 
+def _edits(a: str | None, b: str | None) -> int:
+    if a is None or b is None:
+        return 99
+    return int(jellyfish.damerau_levenshtein_distance(a, b))
+
+
 def _two_of_three(a: Features, b: Features) -> bool:
     same = (a.dob_y == b.dob_y) + (a.dob_m == b.dob_m) + (a.dob_d == b.dob_d)
     return same == 2
 
 
 ELSE = Level("All other comparisons", "ELSE", lambda a, b: True)
-# EM separates given names and dates of birth so cleanly that it drives m for "disagrees
-# outright" to exactly 0, which Splink refuses; the chance is fixed at a small prior instead
-# (a child known by a middle name, a date keyed wrongly twice).
+# The model learns m from pairs that share an NHS number or a UPN (see model.train), where
+# some kinds of disagreement are never seen; their chance is fixed at a small prior instead
+# of the 1e-6 Splink would give them (a child known by a middle name, a date keyed wrongly
+# twice, a sex recorded wrongly, a family that moved to another town).
 RARELY = Level("All other comparisons", "ELSE", lambda a, b: True, fixed_m=0.005)
 
 GIVEN = Comparison(
@@ -99,15 +112,28 @@ GIVEN = Comparison(
             lambda a, b: _jw(a.given, b.given) >= 0.92,
         ),
         Level("sounds alike", "l.given_ph = r.given_ph", lambda a, b: a.given_ph == b.given_ph),
+        # One letter typed wrongly, dropped, added or two swapped (Gborge, Iy, Ebrahim).
+        Level(
+            "one edit apart",
+            "damerau_levenshtein(l.given, r.given) <= 1",
+            lambda a, b: _edits(a.given, b.given) <= 1,
+        ),
         Level(
             "swapped with family name",
             "l.names_key = r.names_key",
             lambda a, b: a.names_key is not None and a.names_key == b.names_key,
         ),
+        # Aisha and Ayesha: another spelling of the same sounds, not a different name.
+        Level(
+            "spelt another way",
+            "l.given_sx = r.given_sx AND jaro_winkler_similarity(l.given, r.given) >= 0.8",
+            lambda a, b: a.given_sx == b.given_sx and _jw(a.given, b.given) >= 0.8,
+        ),
         Level(
             "jaro-winkler >= 0.8",
             "jaro_winkler_similarity(l.given, r.given) >= 0.8",
             lambda a, b: _jw(a.given, b.given) >= 0.8,
+            fixed_m=0.002,
         ),
         RARELY,
     ),
@@ -165,6 +191,7 @@ BIRTH_DATE = Comparison(
             "(CAST(l.dob_y = r.dob_y AS INTEGER) + CAST(l.dob_m = r.dob_m AS INTEGER)"
             " + CAST(l.dob_d = r.dob_d AS INTEGER)) = 2",
             _two_of_three,
+            fixed_m=0.005,
         ),
         RARELY,
     ),
@@ -181,7 +208,7 @@ SEX = Comparison(
             is_null=True,
         ),
         Level("exact", "l.sex = r.sex", lambda a, b: a.sex == b.sex),
-        ELSE,
+        Level("All other comparisons", "ELSE", lambda a, b: True, fixed_m=0.01),
     ),
 )
 
@@ -196,7 +223,7 @@ POSTCODE = Comparison(
             is_null=True,
         ),
         Level("full", "l.postcode = r.postcode", lambda a, b: a.postcode == b.postcode),
-        Level("sector", "l.sector = r.sector", lambda a, b: a.sector == b.sector),
+        Level("sector", "l.sector = r.sector", lambda a, b: a.sector == b.sector, fixed_m=0.005),
         Level("district", "l.district = r.district", lambda a, b: a.district == b.district),
         ELSE,
     ),
@@ -217,17 +244,29 @@ ADDRESS = Comparison(
             "same number, close street",
             "l.house = r.house AND jaro_winkler_similarity(l.address, r.address) >= 0.88",
             lambda a, b: a.house == b.house and _jw(a.address, b.address) >= 0.88,
+            fixed_m=0.01,
         ),
-        ELSE,
+        # Families mostly move within their town; agencies that missed the move keep the old.
+        Level(
+            "same town",
+            "l.town = r.town",
+            lambda a, b: a.town is not None and a.town == b.town,
+        ),
+        Level("All other comparisons", "ELSE", lambda a, b: True, fixed_m=0.01),
     ),
 )
 
 COMPARISONS: tuple[Comparison, ...] = (GIVEN, FAMILY, BIRTH_DATE, SEX, POSTCODE, ADDRESS)
 
 # Candidate pairs: equi-joins only, so the number of comparisons grows about linearly.
+# Names alone would gather every Olivia Smith in the county (hundreds in a million children),
+# so names go with the birth year, or with the day and month (a year keyed wrongly), or with
+# a missing date; live.block_keys and live.query_keys mirror these rules one for one.
 BLOCKING_RULES: tuple[str, ...] = (
     "l.dob_key = r.dob_key",
-    "l.names_key = r.names_key",
+    "l.names_key = r.names_key AND l.dob_y = r.dob_y",
+    "l.names_key = r.names_key AND l.dob_m = r.dob_m AND l.dob_d = r.dob_d",
+    "l.names_key = r.names_key AND (l.dob IS NULL OR r.dob IS NULL)",
     "l.postcode = r.postcode AND l.given_ph = r.given_ph",
     "l.postcode = r.postcode AND l.family_ph = r.family_ph",
 )

@@ -256,3 +256,24 @@ def test_a_review_band_record_discloses_nothing_until_accepted(world: World) -> 
     assert accepted.status_code == 200, accepted.text
     assert consent  # the family's consent from populate() covers the school
     assert "pastoral-support" in services()
+
+
+def test_reindex_rebuilds_the_blocking_keys_live_linking_finds(world: World) -> None:
+    from sqlalchemy import delete
+
+    from hub.linkage.models import LinkBlockKey
+    from hub.linkage.service import reindex_all
+
+    world.put("HEALTH", "/v1/records/H1", child(NHS_CONSENTED))
+    with world.hub.sessions() as session:
+        before = sorted(session.execute(select(LinkBlockKey.key)).scalars())
+        session.execute(delete(LinkBlockKey))  # as if indexed under older blocking rules
+        session.commit()
+    crypto = world.hub.crypto
+    assert reindex_all(world.hub.sessions, crypto.cipher, crypto.blind, batch=1) >= 1
+    with world.hub.sessions() as session:
+        assert sorted(session.execute(select(LinkBlockKey.key)).scalars()) == before
+    world.put("SCHOOL", "/v1/records/S1", school_record("Jaydon", "Smith", "2015-03-04"))
+    assert (
+        record(world.hub, "SCHOOL", "S1").person_id == record(world.hub, "HEALTH", "H1").person_id
+    )

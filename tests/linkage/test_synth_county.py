@@ -1,0 +1,29 @@
+"""The benchmark's county: a ``hub synth`` county read back through the agencies' adapters."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from hub.linkage.bulk import pairwise_scores
+from hub.synth.linkage import load
+
+
+def test_a_synth_county_loads_with_truth_and_twins(tmp_path: Path) -> None:
+    county = load(400, 3, tmp_path)
+    ids = [r.record_id for r in county.records]
+    assert len(ids) == len(set(ids))
+    assert set(county.truth) == set(ids)
+    assert {r.agency.split("-")[0] for r in county.records} >= {"COUNTY", "SCHOOL"}
+    assert all(pid.split("-")[1].startswith("C") for pid in county.truth.values())
+    # Children held by more than one agency are what there is to link.
+    perfect = pairwise_scores({r: county.truth[r] for r in ids}, county.truth)
+    assert perfect["true_pairs"] > 200
+    for a, b in county.twins:
+        assert a.split("-")[0] == b.split("-")[0]  # one family
+
+
+def test_a_cached_county_is_read_back_the_same(tmp_path: Path) -> None:
+    first = load(150, 4, tmp_path)
+    again = load(150, 4, tmp_path)
+    assert again.records == first.records
+    assert again.truth == first.truth
