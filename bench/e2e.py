@@ -2,12 +2,14 @@
 
 For each database (SQLite; PostgreSQL when HUB_DATABASE_URL names a server), builds a
 100,000-child county once and caches it (SQLite file or PG database ``ehh_bench_county``),
-starts the hub, and loads it from a second process with 16 concurrent connections for
-``--seconds``: the full "who else is involved" path (bearer token verified, identifier
-resolved through the blind index, rules + consent + shielding, log entry committed).
-Then the same load against bench/floor_app.py (one indexed SELECT, one committed INSERT).
-Last line: {"runs": [{"db", "hub_rps", "hub_p50_ms", "hub_p99_ms", "floor_rps",
-"floor_p99_ms", "ratio"}, ...]}.
+loads bench/floor_app.py (one indexed SELECT, one committed INSERT) from a second process
+with 16 concurrent connections for ``--seconds``, as fast as it answers; then the hub the
+same way, on the full "who else is involved" path (bearer token verified, identifier
+resolved through the blind index, rules + consent + shielding, log entry committed); then
+the hub again with requests due at half the floor's rate, latency counted from when each
+was due (the issue's "p99 at that load"). Last line: {"runs": [{"db", "hub_rps",
+"hub_p50_ms", "hub_p99_ms", "floor_rps", "floor_p99_ms", "ratio", "hub_at_half_floor_rps",
+"hub_at_half_floor_p99_ms", ...}, ...]}.
 
 The request mix: 80% permitted (council social worker, s47 enquiry, involvements
 disclosed), 10% refused (no rule), 10% unknown child. The load generator is Python (httpx),
@@ -217,12 +219,18 @@ def stop(process: subprocess.Popen[bytes]) -> None:
         process.kill()
 
 
-def load(target: str, seconds: float, meta_path: Path) -> dict[str, Any]:
-    """Run the load generator in a second process; it prints one JSON line."""
+def load(target: str, seconds: float, meta_path: Path, rate: float = 0) -> dict[str, Any]:
+    """Run the load generator in a second process; it prints one JSON line.
+
+    Without a rate, each of the 16 connections sends its next request as soon as the last
+    is answered (the most the server can do). With a rate, requests are due at that many a
+    second and each latency is counted from when its request was due, not when it was sent,
+    so a server that falls behind shows it in the latencies instead of hiding it.
+    """
     done = subprocess.run(
         [
             *(sys.executable, __file__, "--generate", target, "--seconds", str(seconds)),
-            *("--meta", str(meta_path)),
+            *("--meta", str(meta_path), "--rate", str(rate)),
         ],
         capture_output=True,
         text=True,
@@ -232,7 +240,9 @@ def load(target: str, seconds: float, meta_path: Path) -> dict[str, Any]:
     return dict(json.loads(done.stdout.strip().splitlines()[-1]))
 
 
-async def generate(target: str, seconds: float, meta: dict[str, Any]) -> dict[str, Any]:
+async def generate(
+    target: str, seconds: float, meta: dict[str, Any], rate: float = 0
+) -> dict[str, Any]:
     import httpx
 
     from hub.clients import ClientCredentials
@@ -292,18 +302,25 @@ async def generate(target: str, seconds: float, meta: dict[str, Any]) -> dict[st
         latencies: list[float] = []
         wrong = 0
         end = time.perf_counter() + seconds
+        began = time.perf_counter()
+        issued = 0
 
         async def worker() -> None:
-            nonlocal wrong
+            nonlocal wrong, issued
             while time.perf_counter() < end:
                 url, params, headers, want = request()
                 started = time.perf_counter()
+                if rate:
+                    due = began + issued / rate
+                    issued += 1
+                    if due > started:
+                        await asyncio.sleep(due - started)
+                    started = due
                 response = await client.get(url, params=params, headers=headers)
                 latencies.append((time.perf_counter() - started) * 1000)
                 if response.status_code != want:
                     wrong += 1
 
-        began = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
         elapsed = time.perf_counter() - began
     latencies.sort()
@@ -319,37 +336,39 @@ async def generate(target: str, seconds: float, meta: dict[str, Any]) -> dict[st
 def run(db: str, seconds: float, children: int) -> dict[str, Any]:
     meta = prepare(db, children)
     cache = CACHE / db
-    hub = serve(
-        "hub.asgi:app",
-        HUB_PORT,
-        {
-            "HUB_DATABASE_URL": meta["url"],
-            "HUB_DATA_DIR": str(cache),
-            "HUB_KEY_FILE": str(cache / "keys.json"),
-            "HUB_PUBLIC_URL": PUBLIC_URL,
-            "HUB_RATE_LIMIT": "",
-            "HUB_LOG_LEVEL": "WARNING",
-        },
-    )
-    try:
-        hub_result = load("hub", seconds, cache / "meta.json")
-    finally:
-        stop(hub)
+    hub_env = {
+        "HUB_DATABASE_URL": meta["url"],
+        "HUB_DATA_DIR": str(cache),
+        "HUB_KEY_FILE": str(cache / "keys.json"),
+        "HUB_PUBLIC_URL": PUBLIC_URL,
+        "HUB_RATE_LIMIT": "",
+        "HUB_LOG_LEVEL": "WARNING",
+    }
     floor = serve("bench.floor_app:app", FLOOR_PORT, {"BENCH_FLOOR_DB": meta["url"]})
     try:
         floor_result = load("floor", seconds, cache / "meta.json")
     finally:
         stop(floor)
+    hub = serve("hub.asgi:app", HUB_PORT, hub_env)
+    try:
+        hub_result = load("hub", seconds, cache / "meta.json")
+        # "p99 at that load": the hub offered exactly half the floor's rate, paced.
+        half = load("hub", seconds, cache / "meta.json", rate=floor_result["rps"] / 2)
+    finally:
+        stop(hub)
     return {
         "db": db,
         "hub_rps": hub_result["rps"],
         "hub_p50_ms": hub_result["p50_ms"],
         "hub_p99_ms": hub_result["p99_ms"],
-        "hub_unexpected_status": hub_result["unexpected_status"],
+        "hub_unexpected_status": hub_result["unexpected_status"] + half["unexpected_status"],
         "floor_rps": floor_result["rps"],
         "floor_p50_ms": floor_result["p50_ms"],
         "floor_p99_ms": floor_result["p99_ms"],
         "ratio": round(hub_result["rps"] / floor_result["rps"], 3),
+        "hub_at_half_floor_rps": half["rps"],
+        "hub_at_half_floor_p50_ms": half["p50_ms"],
+        "hub_at_half_floor_p99_ms": half["p99_ms"],
     }
 
 
@@ -360,10 +379,11 @@ def main() -> None:
     parser.add_argument("--only", choices=["sqlite", "postgresql"])
     parser.add_argument("--generate", choices=["hub", "floor"], help=argparse.SUPPRESS)
     parser.add_argument("--meta", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--rate", type=float, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.generate:
         meta = json.loads(args.meta.read_text())
-        print(json.dumps(asyncio.run(generate(args.generate, args.seconds, meta))))
+        print(json.dumps(asyncio.run(generate(args.generate, args.seconds, meta, args.rate))))
         return
     dbs = ["sqlite"]
     if os.environ.get("HUB_DATABASE_URL"):
@@ -371,7 +391,10 @@ def main() -> None:
     if args.only:
         dbs = [args.only]
     runs = [run(db, args.seconds, args.children) for db in dbs]
-    columns = ("db", "hub_rps", "hub_p50_ms", "hub_p99_ms", "floor_rps", "floor_p99_ms", "ratio")
+    columns = (
+        *("db", "hub_rps", "hub_p50_ms", "hub_p99_ms", "floor_rps", "floor_p99_ms", "ratio"),
+        *("hub_at_half_floor_rps", "hub_at_half_floor_p99_ms"),
+    )
     print("  ".join(f"{c:>12}" for c in columns))
     for r in runs:
         print("  ".join(f"{r[c]!s:>12}" for c in columns))
