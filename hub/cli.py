@@ -153,16 +153,10 @@ def serve(
     workers: Annotated[int, typer.Option(help="Worker processes.")] = 1,
 ) -> None:
     """Serve the API (the schema must be up to date: run 'hub db upgrade')."""
-    import uvicorn
+    from hub.serve import serve as run
 
     settings = get_settings()
-    uvicorn.run(
-        "hub.asgi:app",
-        host=host or settings.host,
-        port=port or settings.port,
-        workers=workers,
-        log_level="warning",
-    )
+    run("hub.asgi:app", host=host or settings.host, port=port or settings.port, workers=workers)
 
 
 @app.command("demo")

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import structlog
+import uvicorn
 from fastapi.testclient import TestClient
 
+from hub import serve as hub_serve
 from hub.app import create_app
 from hub.runtime import Hub
 from tests.factories import (
@@ -82,8 +86,52 @@ def test_metrics_count_requests_decisions_and_the_chain_head(world: World) -> No
         assert personal not in body
 
 
-def test_the_deployed_servers_do_not_write_access_logs() -> None:
+def test_the_deployed_servers_do_not_write_access_logs(monkeypatch: pytest.MonkeyPatch) -> None:
     """uvicorn's access log would write the query string, which carries an NHS number."""
     deploy = Path(__file__).resolve().parents[2] / "deploy"
     for launcher in (deploy / "Dockerfile", deploy / "systemd" / "early-help-hub.service"):
-        assert "--no-access-log" in launcher.read_text(), launcher
+        assert "hub serve" in launcher.read_text(), launcher
+    configs: list[uvicorn.Config] = []
+
+    class Recording:
+        def __init__(self, config: uvicorn.Config) -> None:
+            configs.append(config)
+
+        def run(self) -> None:
+            pass
+
+    monkeypatch.setattr(hub_serve.uvicorn, "Server", Recording)
+    hub_serve.serve("hub.asgi:app", host="127.0.0.1", port=8000, workers=1)
+    assert configs and configs[0].access_log is False
+
+
+def test_every_worker_connection_has_tcp_nodelay() -> None:
+    """Without it each response waits ~40 ms for the client's delayed acknowledgement."""
+
+    async def accepted_nodelay() -> int:
+        listener = hub_serve.tcp_listener("127.0.0.1", 0)
+        listener.listen()
+        seen: list[int] = []
+
+        def on_connect() -> asyncio.Protocol:
+            class Probe(asyncio.Protocol):
+                def connection_made(self, transport: asyncio.BaseTransport) -> None:
+                    sock = transport.get_extra_info("socket")
+                    seen.append(sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+                    transport.close()
+
+            return Probe()
+
+        server = await asyncio.get_running_loop().create_server(on_connect, sock=listener)
+        port = listener.getsockname()[1]
+        _, writer = await asyncio.open_connection("127.0.0.1", port)
+        for _ in range(100):
+            if seen:
+                break
+            await asyncio.sleep(0.01)
+        writer.close()
+        server.close()
+        await server.wait_closed()
+        return seen[0]
+
+    assert asyncio.run(accepted_nodelay()) != 0
