@@ -1,6 +1,6 @@
 """Kill the hub with SIGKILL at random moments under load; nothing acknowledged may be lost.
 
-Each round: start the hub (uvicorn, 2 workers, 127.0.0.1) on a fresh-per-run SQLite county
+Each round: start the hub (hub.serve, 2 workers, 127.0.0.1) on a fresh-per-run SQLite county
 (or on HUB_DATABASE_URL's server, in a database of its own), load it from 8 threads, SIGKILL
 the whole process group after a random 1-4 s, then check with the hub down:
 every decision id a client received in an answer is in the log, the chain verifies, the
@@ -44,8 +44,8 @@ PUBLIC_URL = f"http://127.0.0.1:{PORT}"
 def start(env: dict[str, str]) -> subprocess.Popen[bytes]:
     process = subprocess.Popen(
         [
-            *(sys.executable, "-m", "uvicorn", "hub.asgi:app", "--host", "127.0.0.1"),
-            *("--port", str(PORT), "--workers", "2", "--no-access-log", "--log-level", "error"),
+            *(sys.executable, "-m", "hub.serve", "hub.asgi:app", "--host", "127.0.0.1"),
+            *("--port", str(PORT), "--workers", "2"),
         ],
         cwd=ROOT,
         env={**os.environ, **env},

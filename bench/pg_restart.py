@@ -103,19 +103,8 @@ def main() -> None:
         hub.close()
         hub_process = subprocess.Popen(
             [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "hub.asgi:app",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(HUB_PORT),
-                "--workers",
-                "2",
-                "--no-access-log",
-                "--log-level",
-                "error",
+                *(sys.executable, "-m", "hub.serve", "hub.asgi:app", "--host", "127.0.0.1"),
+                *("--port", str(HUB_PORT), "--workers", "2"),
             ],
             cwd=ROOT,
             env={
