@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from sqlalchemy.exc import DataError, OperationalError
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from hub.api import audit, imports, linkage, log_proofs, openapi, public, v1
@@ -15,6 +15,7 @@ from hub.api.guards import SafeJSONResponse as JSONResponse
 from hub.api.metrics import router as metrics_router
 from hub.api.ratelimit import RateLimit
 from hub.console.web import create_console
+from hub.db.engine import DATABASE_UNAVAILABLE
 from hub.errors import HubError, error_body
 from hub.fhir import audit as fhir_audit
 from hub.fhir import consent as fhir_consent
@@ -93,14 +94,17 @@ def _install_error_handlers(app: FastAPI) -> None:
             status_code=400,
         )
 
-    @app.exception_handler(OperationalError)
-    async def _database_down(_request: Request, exc: OperationalError) -> JSONResponse:
-        log.warning("database_unavailable", error=type(exc.orig).__name__)
+    async def _database_down(_request: Request, exc: Exception) -> JSONResponse:
+        """The database went away (or a connection to it did): try again, not a 500."""
+        log.warning("database_unavailable", error=type(getattr(exc, "orig", exc)).__name__)
         return JSONResponse(
             error_body("The hub's database is unavailable; try again shortly.", "unavailable"),
             status_code=503,
             headers={"Retry-After": "5"},
         )
+
+    for unavailable in DATABASE_UNAVAILABLE:
+        app.add_exception_handler(unavailable, _database_down)
 
     @app.exception_handler(Exception)
     async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:

@@ -6,9 +6,14 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from hub.settings import Settings
+
+DATABASE_UNAVAILABLE = (OperationalError, InterfaceError)
+"""What SQLAlchemy raises when the database cannot be reached or a connection to it broke
+(InterfaceError: the driver found the connection already closed). Answered 503, not 500."""
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:

@@ -142,7 +142,8 @@ class LogWriter:
             self._head = None
             self._raw.invalidate()
             self._raw = None
-            if isinstance(exc, self._engine.dialect.loaded_dbapi.OperationalError):
+            dbapi = self._engine.dialect.loaded_dbapi
+            if isinstance(exc, dbapi.OperationalError | dbapi.InterfaceError):
                 # The driver's own error, in the form the rest of the hub (and the API's
                 # 503 handler) knows: the database went away or is locked.
                 raise OperationalError("append to the disclosure log", None, exc) from exc

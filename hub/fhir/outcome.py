@@ -16,9 +16,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from fhir.resources.R4B.operationoutcome import OperationOutcome
-from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from hub.db.engine import DATABASE_UNAVAILABLE
 from hub.errors import HubError
 from hub.logging import log
 
@@ -130,7 +130,7 @@ class FhirRoute(APIRoute):
                     status_code=400,
                     expressions=problems,
                 )
-            except OperationalError as exc:
+            except DATABASE_UNAVAILABLE as exc:
                 log.warning("database_unavailable", error=type(exc.orig).__name__)
                 return outcome_response(
                     code="unavailable",

@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from hub.app import create_app
 from hub.disclosure import log
@@ -56,3 +56,24 @@ def test_requests_recover_after_the_database_drops_every_connection(hub: Hub) ->
     assert receipt.index >= 1
     with hub.sessions() as session:
         assert log.verify(session).ok
+
+
+def test_a_connection_found_closed_is_a_503_not_a_500(
+    hub: Hub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The driver may find a connection already closed (InterfaceError) rather than failing
+    to reach the server (OperationalError); either way the caller should try again."""
+
+    def closed(_pending: log.Pending) -> log.Receipt:
+        raise InterfaceError("append to the disclosure log", None, Exception("connection closed"))
+
+    monkeypatch.setattr(hub.log, "record", closed)
+    client = TestClient(create_app(hub), raise_server_exceptions=False)
+    answer = client.get(
+        "/v1/children/involvements",
+        params={"identifier": "nhs|9434765919", "purpose": "safeguarding-enquiry"},
+        headers={"X-Practitioner": "SW-1", "X-Practitioner-Role": "social-worker"},
+    )
+    assert answer.status_code == 503
+    assert answer.headers["Retry-After"] == "5"
+    assert answer.json()["errors"][0]["code"] == "unavailable"
