@@ -10,7 +10,7 @@ from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from hub.api import audit, imports, linkage, log_proofs, openapi, public, v1
-from hub.api.guards import BodySizeLimit, RequestGuard
+from hub.api.guards import RequestGuard
 from hub.api.guards import SafeJSONResponse as JSONResponse
 from hub.api.metrics import router as metrics_router
 from hub.api.ratelimit import RateLimit
@@ -51,7 +51,6 @@ def create_app(hub: Hub) -> FastAPI:
     app.include_router(metrics_router)
     app.include_router(linkage.router)
     _install_error_handlers(app)
-    app.add_middleware(BodySizeLimit, limit=hub.settings.max_request_bytes)
     app.add_middleware(RateLimit, rate=hub.settings.rate_limit, tokens=hub.tokens)
     app.add_middleware(RequestGuard, limit=hub.settings.max_request_bytes)
     openapi.install(app)

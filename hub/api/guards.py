@@ -1,10 +1,11 @@
-"""A cap on body size that a chunked upload cannot dodge.
+"""The hub's outermost layer: a cap on body size that a chunked upload cannot dodge, and
+the request's metrics and log line.
 
-The ``Content-Length`` check in the request middleware refuses honest large bodies at once;
-this counts the bytes actually received, so a body sent without a length is stopped at the
-limit instead of being read into memory whole. (Starlette's own limiter answers in plain
-text; the hub answers every error in its JSON shape.) It must sit inside the logging
-middleware, so that the route, not a task group, sees the exception.
+A declared ``Content-Length`` over the limit is refused at once; the bytes actually received
+are counted too, so a body sent without a length is stopped at the limit instead of being
+read into memory whole. The count raises inside the route as it reads the body, so the
+route's own error handling answers it, in the hub's JSON shape (Starlette's own limiter
+answers in plain text).
 """
 
 from __future__ import annotations
@@ -27,32 +28,8 @@ class BodyTooLarge(HTTPException):
         super().__init__(413, f"The request body is larger than {limit} bytes.")
 
 
-class BodySizeLimit:
-    def __init__(self, app: ASGIApp, *, limit: int) -> None:
-        self.app = app
-        self.limit = limit
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        received = 0
-        limit = self.limit
-
-        async def counted() -> Message:
-            nonlocal received
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > limit:
-                    raise BodyTooLarge(limit)
-            return message
-
-        await self.app(scope, counted, send)
-
-
 class RequestGuard:
-    """The outermost layer: refuse a declared oversize body, mark every answer nosniff, and
+    """The outermost layer: refuse an oversize body, mark every answer nosniff, and
     count, time and log each request (route template and status only, nothing personal).
 
     Plain ASGI rather than Starlette's BaseHTTPMiddleware, which costs every request a task
@@ -69,6 +46,17 @@ class RequestGuard:
             return
         started = time.perf_counter()
         status = 500
+        received = 0
+        limit = self.limit
+
+        async def counted() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise BodyTooLarge(limit)
+            return message
 
         async def marked(message: Message) -> None:
             nonlocal status
@@ -87,7 +75,7 @@ class RequestGuard:
                 )
                 await refusal(scope, receive, marked)
             else:
-                await self.app(scope, receive, marked)
+                await self.app(scope, counted, marked)
         finally:
             route = getattr(scope.get("route"), "path", "unmatched")
             elapsed = time.perf_counter() - started
