@@ -57,6 +57,14 @@ def canonical(entry: dict[str, Any]) -> bytes:
 _SAFE_INT = 2**53
 
 
+def check_encodable(body: dict[str, Any]) -> None:
+    """Raise as canonical() would for a body that cannot be encoded, without encoding one
+    that certainly can (the plain values the standard library encodes): on the request path
+    the entry is encoded once, when its batch is built."""
+    if not _plain(body):
+        rfc8785.dumps(body)
+
+
 def _plain(value: Any) -> bool:
     stack = [value]
     while stack:

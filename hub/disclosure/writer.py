@@ -71,7 +71,7 @@ class LogWriter:
 
     def record(self, pending: log.Pending) -> log.Receipt:
         """Append one entry and return its receipt once the entry is committed."""
-        log.canonical(dict(pending.body))  # refuse an unencodable body before it joins a batch
+        log.check_encodable(pending.body)  # refused before it can fail a whole batch
         waiter = _Waiter(pending)
         with self._lock:
             self._queue.append(waiter)

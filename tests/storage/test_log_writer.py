@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 
+import pytest
 from sqlalchemy import select
 
 from hub.disclosure import log
@@ -101,3 +102,11 @@ def test_an_append_made_outside_the_writer_is_built_on_not_overwritten(hub: Hub)
         seqs = list(session.execute(select(LogEntry.seq).order_by(LogEntry.seq)).scalars())
         assert seqs == list(range(third.index + 1))
         assert log.verify(session).ok
+
+
+def test_a_body_that_cannot_be_encoded_is_refused_alone(hub: Hub) -> None:
+    with pytest.raises(ValueError):
+        hub.log.record(log.Pending(LogEvent.DISCLOSURE_DECIDED, {"score": float("nan")}))
+    receipt = hub.log.record(_pending(0, 0))
+    with hub.sessions() as session:
+        assert receipt.index == 0 and log.verify(session).ok
