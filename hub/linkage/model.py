@@ -24,7 +24,7 @@ from hub.linkage.features import COLUMNS, Features
 from hub.linkage.spec import BLOCKING_RULES, COMPARISONS, VETO_LEVELS, Comparison, Test
 
 MODEL_FORMAT = "early-help-hub/linkage/1"
-TRAINING_BLOCKS = ("l.nhs = r.nhs", "l.upn = r.upn")
+TRAINING_BLOCKS = (("nhs", "l.nhs = r.nhs"), ("upn", "l.upn = r.upn"))
 
 
 def arrow_table(rows: Sequence[Features]) -> pa.Table:
@@ -68,13 +68,26 @@ def train(
     # child. Blocked on date of birth or names instead, EM settled on "same household" as
     # its match class (siblings and twins share the address and surname) and learnt given
     # name exact m = 0.2. Levels these pairs never show keep the fixed priors in spec.
-    for rule in TRAINING_BLOCKS:
+    for attr, rule in TRAINING_BLOCKS:
+        if not _shared(rows, attr):
+            continue  # adults have no UPN: nothing to learn from, and EM refuses no pairs
         linker.training.estimate_parameters_using_expectation_maximisation(
             rule, estimate_without_term_frequencies=True
         )
     settings = linker.misc.save_model_to_json()
     model = {"format": MODEL_FORMAT, "trained_at": _now(), "records": len(rows), "splink": settings}
     return model, linker
+
+
+def _shared(rows: Sequence[Features], attr: str) -> bool:
+    seen: set[str] = set()
+    for row in rows:
+        value = getattr(row, attr)
+        if value:
+            if value in seen:
+                return True
+            seen.add(value)
+    return False
 
 
 def _now() -> str:

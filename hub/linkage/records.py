@@ -24,3 +24,7 @@ class SourceRecord:
     sex: str | None = None
     address: str | None = None
     postcode: str | None = None
+    kind: str = "child"
+    # The same agency's records of the children this adult is a parent or carer of: for an
+    # adult known by name alone (a school contact) this is all that places them.
+    carer_of: tuple[str, ...] = ()

@@ -65,6 +65,7 @@ def source_record(cipher: FieldCipher, record: AgencyRecord) -> SourceRecord:
         sex=_decrypt(cipher, record, "sex"),
         address=_decrypt(cipher, record, "address"),
         postcode=_decrypt(cipher, record, "postcode"),
+        kind=record.kind,
     )
 
 
@@ -182,8 +183,13 @@ def _candidate_records(
             agency=agency,
             nhs_number=ids.get(NHS_NUMBER_SYSTEM),
             upn=ids.get(UPN_SYSTEM),
+            given_name=plain["given_name"],
+            family_name=plain["family_name"],
             birth_date=date.fromisoformat(born) if born else None,
-            **plain,
+            sex=plain["sex"],
+            address=plain["address"],
+            postcode=plain["postcode"],
+            kind=kind,
         )
         found.append((source, person_id, kind))
     return found

@@ -1,4 +1,4 @@
-"""A ``hub synth`` county as the linkage model sees it: children's records, truth and twins.
+"""A ``hub synth`` county as the linkage model sees it: every person's records, truth, twins.
 
 The agencies' files are read through the same adapters an import uses, so the benchmark
 links exactly what the hub would hold; rows an adapter quarantines never reach the index.
@@ -10,17 +10,25 @@ from __future__ import annotations
 
 import csv
 import pickle
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 from typing import Final
 
 from hub.identifiers import NHS_NUMBER_SYSTEM, UPN_SYSTEM
 from hub.linkage.records import SourceRecord
-from hub.vocab import PersonKind
+from hub.vocab import PersonKind, RelationshipKind
 
 AS_OF: Final = date(2026, 9, 1)  # fixed, so a county is the same whichever day it is made
-CACHE_FORMAT: Final = 2
+CACHE_FORMAT: Final = 3
+CARER_KINDS: Final = frozenset(
+    {
+        RelationshipKind.PARENT_WITH_PR,
+        RelationshipKind.PARENT_WITHOUT_PR,
+        RelationshipKind.CARER_WITH_PR,
+        RelationshipKind.CARER_WITHOUT_PR,
+    }
+)
 
 
 @dataclass
@@ -45,14 +53,20 @@ def agency_files(folder: Path) -> list[tuple[str, Path]]:
     return [(kind, path) for kind, path in files if path.exists()]
 
 
-def read_children(folder: Path) -> tuple[list[SourceRecord], int]:
-    """Every child's record the adapters accept, as plain SourceRecord rows."""
+def read_records(folder: Path) -> tuple[list[SourceRecord], int]:
+    """Every record the adapters accept, children's and adults', as plain SourceRecord rows.
+
+    An adult's ``carer_of`` lists the children's records of the same agency that name them
+    as a parent or carer (the agency's own relationships: FHIR RelatedPerson, CTF contacts,
+    the council's related person column).
+    """
     from adapters import ADAPTERS
     from adapters.base import Quarantined, RecordOp
     from adapters.run import DEFAULT_AGENCIES
     from adapters.school_ctf import SchoolCtfAdapter
 
     records: dict[str, SourceRecord] = {}  # a later row of the same local id updates it
+    cares: dict[str, set[str]] = {}  # adult's record id -> children's record ids
     quarantined = 0
     for kind, path in agency_files(folder):
         adapter = ADAPTERS[kind]()
@@ -64,11 +78,14 @@ def read_children(folder: Path) -> tuple[list[SourceRecord], int]:
             if isinstance(item, Quarantined):
                 quarantined += 1
                 continue
-            if not isinstance(item, RecordOp) or item.payload.kind != PersonKind.CHILD:
+            if not isinstance(item, RecordOp):
                 continue
             payload = item.payload
             ids = {i.system: i.value for i in payload.identifiers}
             rid = record_id(agency, item.local_id)
+            for tie in payload.relationships:
+                if tie.kind in CARER_KINDS:
+                    cares.setdefault(record_id(agency, tie.record), set()).add(rid)
             records[rid] = SourceRecord(
                 record_id=rid,
                 agency=agency,
@@ -80,7 +97,13 @@ def read_children(folder: Path) -> tuple[list[SourceRecord], int]:
                 sex=payload.sex,
                 address=payload.address,
                 postcode=payload.postcode,
+                kind=str(payload.kind),
             )
+    for rid, children in cares.items():
+        held = records.get(rid)
+        if held is not None and held.kind == PersonKind.ADULT:
+            mine = tuple(sorted(c for c in children if c in records))
+            records[rid] = replace(held, carer_of=mine)
     return list(records.values()), quarantined
 
 
@@ -119,7 +142,7 @@ def load(children: int, seed: int, cache: Path) -> SynthCounty:
     if not (folder / "truth.csv").exists() or not (folder / ".complete").exists():
         synthesise(folder, children=children, seed=seed, as_of=AS_OF)
         (folder / ".complete").write_text("ok", encoding="utf-8")
-    records, quarantined = read_children(folder)
+    records, quarantined = read_records(folder)
     truth = read_truth(folder)
     records = [r for r in records if r.record_id in truth]
     county = SynthCounty(
@@ -127,7 +150,7 @@ def load(children: int, seed: int, cache: Path) -> SynthCounty:
         truth={r.record_id: truth[r.record_id] for r in records},
         twins=twins_of(children, seed),
         folder=folder,
-        children=len({truth[r.record_id] for r in records}),
+        children=len({truth[r.record_id] for r in records if r.kind == PersonKind.CHILD}),
         quarantined=quarantined,
     )
     for r in records:
