@@ -122,6 +122,7 @@ class LinkMethod(StrEnum):
     NEW = "new"
     DETERMINISTIC = "deterministic"
     PROBABILISTIC = "probabilistic"
+    THROUGH_CHILD = "through-child"  # an adult known by name alone, among their child's carers
     REVIEWED = "reviewed"
 
 

@@ -29,7 +29,7 @@ from hub.linkage.families import household_key
 from hub.linkage.features import Features, features
 from hub.linkage.model import PairScore, Scorer
 from hub.linkage.records import SourceRecord
-from hub.vocab import LinkOutcome, PersonKind
+from hub.vocab import LinkMethod, LinkOutcome, PersonKind
 
 AROUND_A_CHILD_FIELDS = frozenset({"given_name", "family_name", "birth_date", "sex"})
 """What tells two adults around one child apart; they share the address and postcode."""
@@ -48,6 +48,9 @@ GIVEN_NAME_AGREES = frozenset(
 """Around one child, a mother and a grandmother share the surname: the given name decides."""
 
 PRIOR_BOUNDS = (0.05, 0.95)
+DEFAULT_PRIOR = -1.0
+"""Bits, for a model that did not learn it: a 100,000-child county learns about -0.9."""
+PRIOR_KEY = "around_a_child_prior"
 
 FieldLevel = tuple[str, str, float]
 
@@ -97,6 +100,8 @@ def link_county(records: Sequence[SourceRecord], thresholds: Thresholds) -> Coun
     homes = {r.record_id: key for r in children if (key := household_key(features(r))) is not None}
     around = adults_around_children(adults, child_result.person_of, homes)
     prior = family_prior(around, rows)
+    if adult_result is not None:
+        adult_result.model[PRIOR_KEY] = prior  # saved with the model, for live linking
     pairs += link_through_children(around, rows, people, scorer, thresholds, prior)
     person_of = dict(child_result.person_of)
     person_of.update((record, people.find(record)) for record in rows)
@@ -172,7 +177,7 @@ def link_through_children(
                     outcome = LinkOutcome.LINK
                 elif weight < thresholds.review:
                     continue
-                scored[key] = Pair(*key, weight, outcome, "through-child", fields)
+                scored[key] = Pair(*key, weight, outcome, str(LinkMethod.THROUGH_CHILD), fields)
     ambiguous = _agrees_with_two_people(scored.values(), people)
     pairs: list[Pair] = []
     for pair in sorted(scored.values(), key=lambda p: -p.weight):
@@ -200,3 +205,50 @@ def _agrees_with_two_people(pairs: Iterable[Pair], people: People) -> set[str]:
         if any(people.conflict(a, b) for i, a in enumerate(close) for b in close[i + 1 :]):
             ambiguous.add(record)
     return ambiguous
+
+
+def prior_of(model: dict[str, object]) -> float:
+    value = model.get(PRIOR_KEY)
+    return float(value) if isinstance(value, int | float) else DEFAULT_PRIOR
+
+
+@dataclass(frozen=True)
+class AroundDecision:
+    outcome: LinkOutcome
+    person_id: str | None = None
+    matched_record: str | None = None
+    weight: float = 0.0
+    fields: tuple[FieldLevel, ...] = ()
+
+
+def decide_around_a_child(
+    scorer: Scorer,
+    thresholds: Thresholds,
+    prior: float,
+    incoming: Features,
+    carers: dict[str, list[Features]],
+) -> AroundDecision:
+    """Live linking of an adult known by name alone, among the carers of their child: linked
+    only when exactly one carer clears the threshold, as live linking does elsewhere."""
+    best: dict[str, AroundDecision] = {}
+    linkable: set[str] = set()
+    for person_id, records in carers.items():
+        for record in records:
+            score = scorer.score(incoming, record)
+            weight, fields = weigh_around_a_child(score, prior)
+            given = next(level for name, level, _ in fields if name == "given_name")
+            if given not in GIVEN_NAME_AGREES or weight < thresholds.review:
+                continue
+            if weight >= thresholds.link and not score.vetoed():
+                linkable.add(person_id)
+            held = best.get(person_id)
+            if held is None or weight > held.weight:
+                best[person_id] = AroundDecision(
+                    LinkOutcome.LINK, person_id, record.record_id, weight, fields
+                )
+    if len(linkable) == 1 and len(best) == 1:
+        return best[next(iter(linkable))]
+    if best:
+        top = max(best.values(), key=lambda d: d.weight)
+        return AroundDecision(LinkOutcome.REVIEW, None, top.matched_record, top.weight, top.fields)
+    return AroundDecision(LinkOutcome.APART)

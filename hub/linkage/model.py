@@ -151,6 +151,7 @@ class Scorer:
         if model.get("format") != MODEL_FORMAT:
             raise ValueError("This file is not a linkage model of this version of the hub.")
         self.version = version
+        self.model = model
         settings = model["splink"]
         prior = float(settings["probability_two_random_records_match"])
         self.prior_weight = math.log2(prior / (1.0 - prior))

@@ -4,7 +4,9 @@ Linking is deterministic first: a record joins the person who already holds the 
 number or UPN, and a record whose NHS number differs from the matched person's is never joined
 to them. A new record that no identifier links is then scored live against the index with the
 trained model (``hub.linkage``): linked above the threshold, sent to review in the doubtful
-band, kept apart below it.
+band, kept apart below it. An adult known by name alone is not scored against the county (a
+name fits many people); the batch places them among the carers of the child it ties them to
+(``hub.people.placing``).
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from hub.linkage.models import LinkBlockKey, LinkEvidence, LinkReview
 from hub.linkage.records import SourceRecord
 from hub.linkage.service import LiveBatch, block_key_rows, evidence_row, review_row
 from hub.people.models import AgencyRecord, Person, RecordIdentifier, Relationship
+from hub.people.placing import Placement, Placing, apply, known_by_name_alone, merge_earlier
 from hub.people.schemas import RecordIn, RelationshipIn
 from hub.vocab import LinkMethod, LinkOutcome, LogEvent
 
@@ -403,6 +406,8 @@ def _upsert_run(
     block_keys: list[dict[str, str]] = []
     ties: list[dict[str, Any]] = []
     person_of_local: dict[str, str] = {}
+    placing = Placing()
+    ties_before = set(ties_held)
     now = utcnow()
     for n, plan in enumerate(plans):
         if plan is None:
@@ -452,11 +457,13 @@ def _upsert_run(
         index.put(plan.record_id, person_id, plan.hashes)
         if live.scorer is not None:
             live.add(plan.record_id, person_id, payload.kind, f)
+        placing.written(plan.record_id, person_id, payload.kind, f, new=plan.existing is None)
         identifiers += _identifier_rows(crypto, plan)
         block_keys += block_key_rows(crypto.blind, plan.record_id, f)
         person_of_local[plan.local_id] = person_id
         for tie in plan.relationships:
             other = person_of_local.get(tie.record) or known[tie.record]
+            placing.tied(person_id, other, tie.kind)
             key = (person_id, other, str(tie.kind))
             if key not in ties_held:
                 ties_held.add(key)
@@ -466,9 +473,29 @@ def _upsert_run(
                 )  # fmt: skip
         outcomes[n].record_id, outcomes[n].person_id = plan.record_id, person_id
 
+    placed: list[Placement] = []
+    if live.scorer is not None and live.linker is not None:
+        placed = placing.place(session, c, live.scorer, live.linker.thresholds, ties)
+        moved = apply(
+            placed,
+            model_version=live.scorer.version,
+            agency_code=agency.code,
+            people=people,
+            inserts=inserts,
+            evidence=evidence,
+            reviews=reviews,
+            ties=ties,
+            ties_held=ties_before,
+            entries=entries,
+        )
+        for outcome in outcomes:
+            if outcome.person_id in moved:
+                outcome.person_id = moved[outcome.person_id]
     _write(session, people, inserts, updates, identifiers, block_keys, evidence, reviews, ties)
     if entries:
         log.append_many(session, entries)
+    if placed and live.scorer is not None:
+        merge_earlier(session, placed, model_version=live.scorer.version)
     _forget(session, [plan.record_id for plan in valid if plan.existing is not None])
     return outcomes
 
@@ -537,8 +564,8 @@ def _link_new(
             )
         )  # fmt: skip
         return person_id, LinkMethod.DETERMINISTIC, 1.0
-    if live.scorer is None:
-        return None, LinkMethod.NEW, 1.0
+    if live.scorer is None or known_by_name_alone(kind, f):
+        return None, LinkMethod.NEW, 1.0  # a name alone is placed through the child (placing)
     candidates = live.candidates(kind, f, skip=plan.record_id)
     conflicting: set[str] = set()
     if f.nhs:

@@ -36,6 +36,17 @@ def snapshot(hub: Hub) -> dict[str, Any]:
             records[record.id] = key
         groups = {frozenset(members) for members in people.values()}
         by_person = {pid: frozenset(m) for pid, m in people.items()}
+        # Ties stay on a person merged away (families follow merges): read them through it.
+        merged = dict(
+            session.execute(
+                select(Person.id, Person.merged_into_id).where(Person.merged_into_id.is_not(None))
+            ).all()
+        )
+        for pid in merged:
+            current = pid
+            while current in merged:
+                current = merged[current]
+            by_person[pid] = by_person[current]
         involvements = {
             (codes[i.agency_id], i.local_id, by_person[i.person_id], i.service, i.start_date,
              i.end_date, i.lead_professional, i.sensitivity)

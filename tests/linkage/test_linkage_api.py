@@ -277,3 +277,124 @@ def test_reindex_rebuilds_the_blocking_keys_live_linking_finds(world: World) -> 
     assert (
         record(world.hub, "SCHOOL", "S1").person_id == record(world.hub, "HEALTH", "H1").person_id
     )
+
+
+MOTHER = {
+    "kind": "adult",
+    "identifiers": [{"system": "nhs", "value": "9434765919"}],
+    "given_name": "Shazia",
+    "family_name": "Hall",
+    "birth_date": "1986-05-04",
+    "address": "14 Mill Lane, Oakfield",
+    "postcode": "LE1 6AB",
+}
+CONTACT = {"kind": "adult", "given_name": "Shazia", "family_name": "Hall"}
+PARENT = "parent-with-parental-responsibility"
+
+
+def with_carer(body: dict[str, Any], carer: str) -> dict[str, Any]:
+    return {**body, "relationships": [{"record": carer, "kind": PARENT}]}
+
+
+def test_a_contact_known_by_name_alone_joins_the_parent_of_their_child(world: World) -> None:
+    world.put("HEALTH", "/v1/records/M1", MOTHER)
+    world.put("HEALTH", "/v1/records/H1", with_carer(child(NHS_CONSENTED), "M1"))
+    # The school sends the contact before the pupil: alone, a name matches nobody.
+    world.put("SCHOOL", "/v1/records/S1-C1", CONTACT)
+    mother, contact = record(world.hub, "HEALTH", "M1"), record(world.hub, "SCHOOL", "S1-C1")
+    assert contact.person_id != mother.person_id
+    # The pupil links to the health visitor's child; the contact is then the child's mother.
+    pupil = with_carer(school_record("Jaydon", "Smith", "2015-03-04"), "S1-C1")
+    world.put("SCHOOL", "/v1/records/S1", pupil)
+    assert (
+        record(world.hub, "SCHOOL", "S1").person_id == record(world.hub, "HEALTH", "H1").person_id
+    )
+    contact = record(world.hub, "SCHOOL", "S1-C1")
+    assert contact.person_id == mother.person_id
+    assert contact.link_method == LinkMethod.THROUGH_CHILD
+    with world.hub.sessions() as session:
+        evidence = session.execute(
+            select(LinkEvidence).where(
+                LinkEvidence.record_id == contact.id, LinkEvidence.ended_at.is_(None)
+            )
+        ).scalar_one()
+        assert evidence.method == LinkMethod.THROUGH_CHILD
+        assert evidence.matched_record_id == mother.id
+        fields = {f["field"]: f["level"] for f in json.loads(evidence.fields_json)}
+        assert fields == {
+            "given_name": "exact",
+            "family_name": "exact",
+            "birth_date": "null",
+            "sex": "null",
+        }
+        assert verify(session).ok
+    merged = entries(world.hub, LogEvent.PEOPLE_MERGED)
+    assert any(m["by"] == "hub-linkage" and contact.id in m["records"] for m in merged)
+
+
+def test_a_contact_whose_name_fits_no_carer_stays_a_person_of_their_own(world: World) -> None:
+    world.put("HEALTH", "/v1/records/M1", MOTHER)
+    world.put("HEALTH", "/v1/records/H1", with_carer(child(NHS_CONSENTED), "M1"))
+    world.put("SCHOOL", "/v1/records/S1-C1", {**CONTACT, "given_name": "Maureen"})
+    pupil = with_carer(school_record("Jaydon", "Smith", "2015-03-04"), "S1-C1")
+    world.put("SCHOOL", "/v1/records/S1", pupil)
+    contact = record(world.hub, "SCHOOL", "S1-C1")
+    assert contact.person_id != record(world.hub, "HEALTH", "M1").person_id
+    assert contact.link_method == LinkMethod.NEW
+    with world.hub.sessions() as session:
+        assert session.execute(select(LinkReview)).first() is None
+
+
+def test_a_contact_and_pupil_imported_together_are_placed_in_the_same_batch(
+    world: World,
+) -> None:
+    from hub.agencies.models import Agency
+    from hub.people.schemas import RecordIn
+    from hub.people.service import RecordUpsert, upsert_records
+
+    world.put("HEALTH", "/v1/records/M1", MOTHER)
+    world.put("HEALTH", "/v1/records/H1", with_carer(child(NHS_CONSENTED), "M1"))
+    partner = {**MOTHER, "identifiers": [{"system": "nhs", "value": "9434765927"}]}
+    partner |= {"given_name": "Daniel", "birth_date": "1984-01-09"}
+    world.put("HEALTH", "/v1/records/M2", partner)
+    world.put(
+        "HEALTH",
+        "/v1/records/H1",
+        {
+            **child(NHS_CONSENTED),
+            "relationships": [{"record": "M1", "kind": PARENT}, {"record": "M2", "kind": PARENT}],
+        },
+    )
+    pupil = school_record("Jaydon", "Smith", "2015-03-04")
+    pupil["relationships"] = [
+        {"record": "S1-C1", "kind": PARENT},
+        {"record": "S1-C2", "kind": PARENT},
+    ]
+    hub = world.hub
+    with hub.sessions() as session:
+        school = session.execute(select(Agency).where(Agency.code == "SCHOOL")).scalar_one()
+        outcomes = upsert_records(
+            session,
+            hub.crypto,
+            agency=school,
+            records=[
+                RecordUpsert("S1-C1", RecordIn.model_validate(CONTACT)),
+                RecordUpsert("S1-C2", RecordIn.model_validate({**CONTACT, "given_name": "Danny"})),
+                RecordUpsert("S1", RecordIn.model_validate(pupil)),
+            ],
+            linker=hub.linker,
+        )
+        session.commit()
+    assert all(o.error is None for o in outcomes)
+    mum, dad = record(hub, "SCHOOL", "S1-C1"), record(hub, "SCHOOL", "S1-C2")
+    assert mum.person_id == record(hub, "HEALTH", "M1").person_id
+    assert dad.person_id == record(hub, "HEALTH", "M2").person_id  # Danny: Daniel
+    assert mum.link_method == dad.link_method == LinkMethod.THROUGH_CHILD
+    with hub.sessions() as session:
+        from hub.linkage.families import family_of
+
+        family = family_of(session, record(hub, "SCHOOL", "S1").person_id)
+        assert family.carers == {mum.person_id, dad.person_id}
+        assert verify(session).ok
+    made = entries(hub, LogEvent.LINK_MADE)
+    assert {e["record"] for e in made if e["method"] == "through-child"} == {mum.id, dad.id}
