@@ -156,11 +156,15 @@ def link_bulk(
     thresholds: Thresholds,
     *,
     model: dict[str, Any] | None = None,
+    rows: Sequence[Features] | None = None,
 ) -> BulkResult:
-    """Link a whole county's records; trains the model on them unless one is given."""
+    """Link a whole county's records; trains the model on them unless one is given.
+
+    ``rows`` are the records' features when the caller has them already, in the same order.
+    """
     seconds: dict[str, float] = {}
     started = time.perf_counter()
-    rows = [features(r) for r in records]
+    rows = [features(r) for r in records] if rows is None else list(rows)
     by_id = {row.record_id: row for row in rows}
     seconds["features"] = time.perf_counter() - started
 

@@ -27,12 +27,14 @@ from dataclasses import dataclass, field
 from hub.linkage.bulk import BulkResult, Pair, People, Thresholds, link_bulk
 from hub.linkage.families import household_key
 from hub.linkage.features import Features, features
-from hub.linkage.model import PairScore, Scorer
+from hub.linkage.model import Scorer
 from hub.linkage.records import SourceRecord
+from hub.linkage.spec import VETO_LEVELS
 from hub.vocab import LinkMethod, LinkOutcome, PersonKind
 
-AROUND_A_CHILD_FIELDS = frozenset({"given_name", "family_name", "birth_date", "sex"})
-"""What tells two adults around one child apart; they share the address and postcode."""
+OTHER_FIELDS = ("family_name", "birth_date", "sex")
+"""With the given name, what tells two adults around one child apart; they share the
+address and postcode, so those are no evidence here."""
 
 GIVEN_NAME_AGREES = frozenset(
     {
@@ -80,16 +82,24 @@ def link_county(records: Sequence[SourceRecord], thresholds: Thresholds) -> Coun
     children = [r for r in records if r.kind == PersonKind.CHILD]
     adults = [r for r in records if r.kind != PersonKind.CHILD]
 
-    child_result = link_bulk(children, thresholds)
-    seconds["children"] = time.perf_counter() - started
+    every = {r.record_id: features(r) for r in records}
+    seconds["features"] = time.perf_counter() - started
+
+    mark = time.perf_counter()
+    child_result = link_bulk(children, thresholds, rows=[every[r.record_id] for r in children])
+    seconds["children"] = time.perf_counter() - mark
 
     mark = time.perf_counter()
     scorable = [r for r in adults if can_be_scored(r)]
-    adult_result = link_bulk(scorable, thresholds) if scorable else None
+    adult_result = (
+        link_bulk(scorable, thresholds, rows=[every[r.record_id] for r in scorable])
+        if scorable
+        else None
+    )
     seconds["adults"] = time.perf_counter() - mark
 
     mark = time.perf_counter()
-    rows = {r.record_id: features(r) for r in adults}
+    rows = {r.record_id: every[r.record_id] for r in adults}
     people = People(rows.values())
     pairs = list(child_result.pairs)
     if adult_result is not None:
@@ -97,7 +107,9 @@ def link_county(records: Sequence[SourceRecord], thresholds: Thresholds) -> Coun
             people.union(record, person)
         pairs += adult_result.pairs
     scorer = Scorer((adult_result or child_result).model, version="county")
-    homes = {r.record_id: key for r in children if (key := household_key(features(r))) is not None}
+    homes = {
+        r.record_id: key for r in children if (key := household_key(every[r.record_id])) is not None
+    }
     around = adults_around_children(adults, child_result.person_of, homes)
     prior = family_prior(around, rows)
     if adult_result is not None:
@@ -140,11 +152,22 @@ def family_prior(around: Sequence[Sequence[str]], rows: dict[str, Features]) -> 
     return math.log2(share / (1.0 - share))
 
 
-def weigh_around_a_child(score: PairScore, prior: float) -> tuple[float, tuple[FieldLevel, ...]]:
-    fields = tuple(
-        (f.field, f.level, f.weight) for f in score.fields if f.field in AROUND_A_CHILD_FIELDS
-    )
-    return prior + sum(w for _, _, w in fields), fields
+def weigh_around_a_child(
+    scorer: Scorer, a: Features, b: Features, prior: float
+) -> tuple[float, tuple[FieldLevel, ...], bool] | None:
+    """The pair's weight around one child, its fields, and whether a field vetoes a link;
+    None when the given names do not agree (two adults of one family)."""
+    given = scorer.field("given_name", a, b)
+    if given.level not in GIVEN_NAME_AGREES:
+        return None
+    found = [given] + [scorer.field(name, a, b) for name in OTHER_FIELDS]
+    fields = tuple((f.field, f.level, f.weight) for f in found)
+    vetoed = any(f.level in VETO_LEVELS.get(f.field, ()) for f in found)
+    return prior + sum(f.weight for f in found), fields, vetoed
+
+
+def _signature(f: Features) -> tuple[object, ...]:
+    return (f.given, f.family, f.dob, f.sex)
 
 
 def link_through_children(
@@ -157,27 +180,40 @@ def link_through_children(
 ) -> list[Pair]:
     """Join adult records around the same child whose names agree; strongest first.
 
-    A record that agrees with two adults around the child who can never be one (their NHS
-    numbers differ) joins neither and goes to review, as in bulk linkage of children.
+    Within a group, records of one person that read alike are compared once. A record that
+    agrees with two adults around the child who can never be one (their NHS numbers differ)
+    joins neither and goes to review, as in bulk linkage of children.
     """
     scored: dict[tuple[str, str], Pair] = {}
+    Weighed = tuple[float, tuple[FieldLevel, ...], bool] | None
+    compared: dict[tuple[tuple[object, ...], tuple[object, ...]], Weighed] = {}
     for members in around:
-        for i, a in enumerate(members):
-            for b in members[i + 1 :]:
-                key = (a, b) if a < b else (b, a)
-                if key in scored or people.find(a) == people.find(b):
+        distinct: dict[tuple[str, tuple[object, ...]], str] = {}
+        for m in members:
+            distinct.setdefault((people.find(m), _signature(rows[m])), m)
+        keys = list(distinct.items())
+        for i, ((root_a, sig_a), a) in enumerate(keys):
+            for (root_b, sig_b), b in keys[i + 1 :]:
+                if root_a == root_b:
                     continue
-                score = scorer.score(rows[a], rows[b])
-                weight, fields = weigh_around_a_child(score, prior)
-                levels = {name: level for name, level, _ in fields}
-                if levels.get("given_name") not in GIVEN_NAME_AGREES:
-                    continue  # two adults of one family: nothing to review
+                pair_key = (a, b) if a < b else (b, a)
+                if pair_key in scored:
+                    continue
+                seen = (sig_a, sig_b)
+                if seen in compared:
+                    weighed = compared[seen]
+                else:
+                    weighed = compared[seen] = weigh_around_a_child(scorer, rows[a], rows[b], prior)
+                if weighed is None:
+                    continue
+                weight, fields, vetoed = weighed
+                if weight < thresholds.review:
+                    continue
                 outcome = LinkOutcome.REVIEW
-                if weight >= thresholds.link and not score.vetoed():
+                if weight >= thresholds.link and not vetoed:
                     outcome = LinkOutcome.LINK
-                elif weight < thresholds.review:
-                    continue
-                scored[key] = Pair(*key, weight, outcome, str(LinkMethod.THROUGH_CHILD), fields)
+                method = str(LinkMethod.THROUGH_CHILD)
+                scored[pair_key] = Pair(*pair_key, weight, outcome, method, fields)
     ambiguous = _agrees_with_two_people(scored.values(), people)
     pairs: list[Pair] = []
     for pair in sorted(scored.values(), key=lambda p: -p.weight):
@@ -234,12 +270,11 @@ def decide_around_a_child(
     linkable: set[str] = set()
     for person_id, records in carers.items():
         for record in records:
-            score = scorer.score(incoming, record)
-            weight, fields = weigh_around_a_child(score, prior)
-            given = next(level for name, level, _ in fields if name == "given_name")
-            if given not in GIVEN_NAME_AGREES or weight < thresholds.review:
+            weighed = weigh_around_a_child(scorer, incoming, record, prior)
+            if weighed is None or weighed[0] < thresholds.review:
                 continue
-            if weight >= thresholds.link and not score.vetoed():
+            weight, fields, vetoed = weighed
+            if weight >= thresholds.link and not vetoed:
                 linkable.add(person_id)
             held = best.get(person_id)
             if held is None or weight > held.weight:

@@ -84,6 +84,7 @@ class Features:
     town: str | None
 
 
+@lru_cache(maxsize=200_000)  # names repeat: a mother's name is on every child's record
 def clean_name(value: str | None) -> str | None:
     if not value:
         return None
@@ -101,6 +102,11 @@ def phonetic(name: str) -> str:
     return jellyfish.metaphone(name.replace(" ", ""))
 
 
+@lru_cache(maxsize=200_000)
+def _soundex(name: str) -> str:
+    return str(jellyfish.soundex(name))
+
+
 @lru_cache(maxsize=50_000)
 def nickname_groups(name: str) -> tuple[str, ...]:
     """The name and the formal names it may be short for (Bill: William, Robert...)."""
@@ -112,6 +118,7 @@ def nickname_groups(name: str) -> tuple[str, ...]:
     return tuple(sorted(groups))
 
 
+@lru_cache(maxsize=200_000)
 def clean_address(value: str | None) -> tuple[str | None, str | None]:
     if not value:
         return None, None
@@ -123,6 +130,7 @@ def clean_address(value: str | None) -> tuple[str | None, str | None]:
     return " ".join(words), house
 
 
+@lru_cache(maxsize=200_000)
 def town_of(value: str | None) -> str | None:
     """The last part of an address written with commas (line, town), where it has one."""
     if not value or "," not in value:
@@ -130,6 +138,7 @@ def town_of(value: str | None) -> str | None:
     return clean_name(value.rsplit(",", 1)[1])
 
 
+@lru_cache(maxsize=200_000)
 def _postcode(value: str | None) -> tuple[str | None, str | None, str | None]:
     if not value:
         return None, None, None
@@ -176,7 +185,7 @@ def features(record: SourceRecord) -> Features:
         upn=record.upn or None,
         given=given,
         given_ph=phonetic(given) if given else None,
-        given_sx=jellyfish.soundex(given) if given else None,
+        given_sx=_soundex(given) if given else None,
         given_nicks=nickname_groups(given.split(" ")[0]) if given else (),
         family=family,
         family_ph=phonetic(family) if family else None,

@@ -183,6 +183,9 @@ class Scorer:
             )
             for c, ws in self._plan
         ]
+        self._by_name = {
+            c.name: levels for (c, _), levels in zip(self._plan, self._levels, strict=True)
+        }
         self._inputs: list[Callable[[Features], Any]] = [
             attrgetter(*c.inputs) for c, _ in self._plan
         ]
@@ -205,6 +208,10 @@ class Scorer:
             total += field.weight
             fields.append(field)
         return PairScore(weight=total, fields=tuple(fields))
+
+    def field(self, name: str, a: Features, b: Features) -> FieldScore:
+        """One comparison alone, for a caller that weighs only some fields."""
+        return _first_level(self._by_name[name], a, b)
 
     def against(
         self, a: Features, floor: float = -math.inf
