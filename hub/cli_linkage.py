@@ -6,18 +6,48 @@ import json
 
 import typer
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
+from hub.crypto.fields import FieldCipher
+from hub.identifiers import NHS_NUMBER_SYSTEM
 from hub.linkage import model as linkage_model
+from hub.linkage.county import PRIOR_KEY, family_prior
 from hub.linkage.features import features
 from hub.linkage.service import source_record
-from hub.people.models import AgencyRecord
+from hub.people.models import AgencyRecord, RecordIdentifier, Relationship
+from hub.people.placing import CARER_KINDS
 from hub.runtime import Hub
 from hub.settings import get_settings
+from hub.vocab import PersonKind
 
 app = typer.Typer(help="Linking records of one child across agencies.", no_args_is_help=True)
 
 
 @app.command("train")
+def around_a_child_prior(session: Session, cipher: FieldCipher) -> float | None:
+    """The prior for two adult records around one child, learnt as bulk linkage learns it:
+    from the records the agencies tie to each child, where both carry an NHS number."""
+    ties = session.execute(
+        select(Relationship.person_id, AgencyRecord.id)
+        .join(AgencyRecord, AgencyRecord.person_id == Relationship.related_person_id)
+        .where(Relationship.kind.in_(CARER_KINDS), AgencyRecord.kind == PersonKind.ADULT)
+    ).all()
+    if not ties:
+        return None
+    numbers = {
+        record_id: cipher.decrypt(value, column="record_identifier.value")
+        for record_id, value in session.execute(
+            select(RecordIdentifier.record_id, RecordIdentifier.value_enc).where(
+                RecordIdentifier.system == NHS_NUMBER_SYSTEM
+            )
+        ).all()
+    }
+    around: dict[str, set[str]] = {}
+    for child, record_id in ties:  # a carer two agencies name is one tie per agency: once
+        around.setdefault(child, set()).add(record_id)
+    return family_prior([sorted(members) for members in around.values()], numbers)
+
+
 def train(
     minimum: int = typer.Option(1000, help="Refuse to train on fewer child records."),
 ) -> None:
@@ -34,6 +64,10 @@ def train(
             typer.echo(f"Only {len(rows)} child records are held; need {minimum} to train.")
             raise typer.Exit(code=1)
         model, _ = linkage_model.train(rows)
+        with hub.sessions() as session:
+            prior = around_a_child_prior(session, hub.crypto.cipher)
+        if prior is not None:
+            model[PRIOR_KEY] = prior
         path = linkage_model.save(model, settings.data_dir)
         typer.echo(f"Trained on {len(rows)} records; saved {path}")
     finally:

@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 import time
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from hub.linkage.bulk import BulkResult, Pair, People, Thresholds, link_bulk
@@ -111,7 +111,7 @@ def link_county(records: Sequence[SourceRecord], thresholds: Thresholds) -> Coun
         r.record_id: key for r in children if (key := household_key(every[r.record_id])) is not None
     }
     around = adults_around_children(adults, child_result.person_of, homes)
-    prior = family_prior(around, rows)
+    prior = family_prior(around, {r: f.nhs for r, f in rows.items()})
     if adult_result is not None:
         adult_result.model[PRIOR_KEY] = prior  # saved with the model, for live linking
     pairs += link_through_children(around, rows, people, scorer, thresholds, prior)
@@ -137,12 +137,12 @@ def adults_around_children(
     return [members for members in around.values() if len(members) > 1]
 
 
-def family_prior(around: Sequence[Sequence[str]], rows: dict[str, Features]) -> float:
+def family_prior(around: Sequence[Sequence[str]], nhs_of: Mapping[str, str | None]) -> float:
     """How often two adult records around one child are one adult, from the pairs where both
     carry an NHS number (which say so for certain), bounded away from 0 and 1."""
     same = told = 0
     for members in around:
-        held = [rows[m].nhs for m in members if rows[m].nhs]
+        held = [n for m in members if (n := nhs_of.get(m))]
         for i, a in enumerate(held):
             for b in held[i + 1 :]:
                 told += 1

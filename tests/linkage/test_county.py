@@ -111,11 +111,11 @@ def test_adults_whose_given_names_differ_stay_apart_unreviewed(scorer: Scorer) -
 
 def test_the_prior_around_a_child_comes_from_pairs_whose_nhs_numbers_tell() -> None:
     same = replace(MOTHER, record_id="COUNCIL|1", carer_of=())
-    rows = {r.record_id: features(r) for r in (MOTHER, FATHER, same)}
+    nhs_of = {r.record_id: r.nhs_number for r in (MOTHER, FATHER, same)}
     # One pair in three carries the same NHS number: 1/3 is -1 bit.
-    prior = family_prior([[MOTHER.record_id, FATHER.record_id, same.record_id]], rows)
+    prior = family_prior([[MOTHER.record_id, FATHER.record_id, same.record_id]], nhs_of)
     assert abs(prior - (-1.0)) < 1e-9
-    assert family_prior([], rows) == 0.0
+    assert family_prior([], nhs_of) == 0.0
 
 
 def test_a_synth_county_links_its_adults_as_well_as_its_children(tmp_path: Path) -> None:

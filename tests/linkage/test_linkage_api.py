@@ -398,3 +398,19 @@ def test_a_contact_and_pupil_imported_together_are_placed_in_the_same_batch(
         assert verify(session).ok
     made = entries(hub, LogEvent.LINK_MADE)
     assert {e["record"] for e in made if e["method"] == "through-child"} == {mum.id, dad.id}
+
+
+def test_training_learns_the_prior_around_a_child_from_nhs_numbers(world: World) -> None:
+    from hub.cli_linkage import around_a_child_prior
+
+    partner = {**MOTHER, "identifiers": [{"system": "nhs", "value": "9434765927"}]}
+    world.put("HEALTH", "/v1/records/M1", MOTHER)
+    world.put("HEALTH", "/v1/records/M2", partner)
+    world.put("COUNCIL", "/v1/records/CM1", MOTHER)  # the council's record of the mother
+    both = [{"record": "M1", "kind": PARENT}, {"record": "M2", "kind": PARENT}]
+    world.put("HEALTH", "/v1/records/H1", {**child(NHS_CONSENTED), "relationships": both})
+    world.put("COUNCIL", "/v1/records/C1", with_carer(child(NHS_CONSENTED), "CM1"))
+    with world.hub.sessions() as session:
+        prior = around_a_child_prior(session, world.hub.crypto.cipher)
+    # Around the child: M1, CM1 (one NHS number) and M2: one pair in three is one adult.
+    assert prior is not None and abs(prior - (-1.0)) < 1e-9
