@@ -17,8 +17,10 @@ chain after rewriting entries, but not sign a new tree head.
 
 from __future__ import annotations
 
-import hashlib
 import json
+import os
+import subprocess
+import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +28,7 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from hub.disclosure import checkpoint, merkle
+from hub.disclosure import checkpoint, merkle, verify_share
 from hub.disclosure.log import GENESIS, canonical, iter_entries
 from hub.disclosure.models import LogCheckpoint
 
@@ -78,8 +80,23 @@ def _bad(entries: int, checkpoints: int, where: int, reason: str) -> ExportCheck
     return ExportCheck(False, entries, checkpoints, first_bad=where, reason=reason)
 
 
+PARALLEL_ABOVE = 8000
+"""From this many recorded entries on, a second process hashes a share of the export."""
+
+PARENT_SHARE = 0.55
+"""The fraction of the entry bytes this process hashes when a second one helps; the rest
+goes to the helper, which first pays a few milliseconds to start."""
+
+WORKER = Path(__file__).with_name("verify_share.py")
+
+
 def verify_export(
-    directory: Path, vkey: str, *, extra_notes: Sequence[str] = (), deep: bool = False
+    directory: Path,
+    vkey: str,
+    *,
+    extra_notes: Sequence[str] = (),
+    deep: bool = False,
+    parallel_above: int = PARALLEL_ABOVE,
 ) -> ExportCheck:
     """Check an export with only the verifier key; name the first entry that does not hold.
 
@@ -90,6 +107,10 @@ def verify_export(
     so matching roots also prove the heads consistent. ``extra_notes`` are checkpoints held
     outside the export (an IG officer's copy, an agency's): a cut-off tail shows against them.
     ``deep`` also parses every entry and checks its canonical form and sequence number.
+
+    From ``parallel_above`` recorded entries on (and not with ``deep``, which parses every
+    entry here anyway), a second process hashes the first share of the entries while this one
+    hashes the rest; anything amiss with it and this process hashes everything itself.
     """
     try:
         origin, _, _ = checkpoint.parse_vkey(vkey)
@@ -98,29 +119,33 @@ def verify_export(
     heads, problem = _read_checkpoints(directory, vkey, origin, extra_notes)
     if problem is not None:
         return _bad(0, 0, problem[0], problem[1])
-    lines = (directory / ENTRIES).read_bytes().split(b"\n")
-    if lines[-1] != b"":
-        return _bad(len(lines) - 1, len(heads), len(lines) - 1, "the last entry is cut short")
-    lines.pop()
-    chain = (directory / CHAIN).read_bytes()
-    n = len(lines)
-    if len(chain) % 32:
-        return _bad(n, len(heads), len(chain) // 32, "the recorded chain hashes are cut short")
-
-    leaves, where = _leaves_and_chain(lines, chain)
+    sizes = sorted(heads)
+    hashed = None
+    if not deep and _recorded(directory) >= parallel_above:
+        hashed = _hash_in_parallel(directory, sizes)
+    lines: list[bytes] = []
+    if hashed is None:
+        lines = (directory / ENTRIES).read_bytes().split(b"\n")
+        if lines[-1] != b"":
+            return _bad(len(lines) - 1, len(heads), len(lines) - 1, "the last entry is cut short")
+        lines.pop()
+        chain = (directory / CHAIN).read_bytes()
+        if len(chain) % 32:
+            return _bad(
+                len(lines), len(heads), len(chain) // 32, "the recorded chain hashes are cut short"
+            )
+        hashed = _hash_here(lines, chain, sizes)
+    n, recorded, where = hashed.entries, hashed.recorded, hashed.broken
     if where is not None:
         return _bad(n, len(heads), where, f"entry {where} does not match its recorded chain hash")
-    if len(chain) // 32 != n:
-        return _bad(
-            n, len(heads), n, f"{len(chain) // 32} chain hashes were recorded for {n} entries"
-        )
+    if recorded != n:
+        return _bad(n, len(heads), n, f"{recorded} chain hashes were recorded for {n} entries")
     if deep:
         for seq, line in enumerate(lines):
             reason = _entry_problem(seq, line)
             if reason:
                 return _bad(n, len(heads), seq, reason)
 
-    sizes = sorted(heads)
     beyond = [s for s in sizes if s > n]
     if beyond:
         return _bad(
@@ -136,7 +161,7 @@ def verify_export(
             n, len(heads), covered, f"entries from {covered} on are not covered by a signed head"
         )
     last_good = 0
-    for size, root in zip(sizes, roots_at(leaves, sizes), strict=True):
+    for size, root in zip(sizes, _fold(hashed.covered, hashed.roots, sizes), strict=True):
         if root != heads[size]:
             return _bad(
                 n,
@@ -149,26 +174,112 @@ def verify_export(
     return ExportCheck(True, n, len(heads))
 
 
-def _leaves_and_chain(lines: list[bytes], chain: bytes) -> tuple[list[bytes], int | None]:
-    """Leaf hashes of every entry, and the index of the first that breaks the chain.
+@dataclass(frozen=True)
+class _Hashed:
+    """An export's entries hashed: the first broken chain link, else the subtree roots."""
 
-    The whole recomputed chain is compared in one go; only a mismatch is searched entry by
-    entry, so the common case costs two hashes an entry and little else.
+    entries: int
+    recorded: int
+    broken: int | None
+    covered: list[tuple[int, int]]
+    roots: list[bytes]
+
+
+def _recorded(directory: Path) -> int:
+    try:
+        return (directory / CHAIN).stat().st_size // 32
+    except OSError:
+        return 0
+
+
+def _hash_here(lines: list[bytes], chain: bytes, sizes: list[int]) -> _Hashed:
+    n = len(lines)
+    leaves = verify_share.leaf_hashes(lines)
+    broken = verify_share.first_break(leaves, bytes.fromhex(GENESIS), chain)
+    if broken is not None or len(chain) != 32 * n:
+        return _Hashed(n, len(chain) // 32, broken, [], [])
+    covered = verify_share.spans(0, [s for s in sizes if s < n] + [n])
+    return _Hashed(n, n, None, covered, verify_share.subtree_roots(leaves, 0, covered))
+
+
+def _hash_in_parallel(directory: Path, sizes: list[int]) -> _Hashed | None:
+    """Hash the first share in a helper process and the rest here; None if that failed.
+
+    The helper is a fresh, lean interpreter running verify_share.py (not a fork of this
+    process, whose copy-on-write faults cost more than the hashing saves). This process takes
+    its share to start where the chain hashes recorded after it say, and keeps its result only
+    when the helper's line count confirms that. Whenever the export is malformed or the helper
+    fails in any way (it could not start, crashed, was killed, answered short or late), the
+    caller hashes everything itself, so the answer is always the one it would give alone.
     """
-    sha256 = hashlib.sha256
-    leaves = [sha256(b"\x00" + line).digest() for line in lines]
-    chained: list[bytes] = []
-    keep = chained.append
-    previous = bytes.fromhex(GENESIS)
-    for leaf in leaves:
-        previous = sha256(previous + leaf).digest()
-        keep(previous)
-    if b"".join(chained) == chain[: 32 * len(chained)]:
-        return leaves, None
-    for i, value in enumerate(chained):
-        if value != chain[i * 32 : i * 32 + 32]:
-            return leaves, i
-    return leaves, None
+    entries, chain_path = directory / ENTRIES, directory / CHAIN
+    try:
+        target = int(entries.stat().st_size * (1 - PARENT_SHARE))
+        if target < 1:
+            return None
+        files = [str(WORKER), str(entries), str(chain_path)]
+        helper = subprocess.Popen(  # noqa: S603 - this interpreter, our own file, no shell
+            [sys.executable, "-I", "-S", *files, str(target), GENESIS],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+        )
+    except OSError:
+        return None
+    with helper:
+        try:
+            return _share_with(helper, entries, chain_path, target, sizes)
+        except (OSError, ValueError, subprocess.TimeoutExpired):
+            return None
+        finally:
+            if helper.poll() is None:
+                helper.kill()
+
+
+def _share_with(
+    helper: subprocess.Popen[bytes], entries: Path, chain_path: Path, target: int, sizes: list[int]
+) -> _Hashed | None:
+    if helper.stdin is None:
+        return None
+    helper.stdin.write(" ".join(map(str, sizes)).encode() + b"\n")
+    helper.stdin.flush()
+    with entries.open("rb") as file:
+        size = os.fstat(file.fileno()).st_size
+        leaves = verify_share.read_leaf_hashes(file, verify_share.line_end(file, target - 1), size)
+    chain = chain_path.read_bytes()
+    if not leaves or len(chain) % 32:
+        return None
+    recorded = len(chain) // 32
+    start = recorded - len(leaves)
+    if start < 1:
+        return None
+    broken = verify_share.first_break(
+        leaves, chain[32 * start - 32 : 32 * start], chain[32 * start :]
+    )
+    covered = verify_share.spans(start, [s for s in sizes if start < s < recorded] + [recorded])
+    roots = [] if broken is not None else verify_share.subtree_roots(leaves, start, covered)
+
+    answer, _ = helper.communicate(timeout=WAIT_SECONDS + size / 1e6)
+    header, _, theirs = answer.partition(b"\n")
+    count, their_broken = map(int, header.split())
+    if helper.returncode != 0 or count < 1:
+        return None
+    n = count + len(leaves)
+    if 0 <= their_broken < count:
+        return _Hashed(n, recorded, their_broken, [], [])
+    if their_broken != -1 or count != start:
+        return None
+    if broken is not None:
+        return _Hashed(n, recorded, start + broken, [], [])
+    their_covered = verify_share.spans(0, [s for s in sizes if s < count] + [count])
+    if len(theirs) != 32 * len(their_covered):
+        return None
+    their_roots = [theirs[i : i + 32] for i in range(0, len(theirs), 32)]
+    return _Hashed(n, recorded, None, their_covered + covered, their_roots + roots)
+
+
+WAIT_SECONDS = 30.0
+"""How long to wait for the helper, plus a second a megabyte, before hashing without it."""
 
 
 def _entry_problem(seq: int, line: bytes) -> str | None:
@@ -219,29 +330,34 @@ def _read_checkpoints(
 def roots_at(leaves: Sequence[bytes], sizes: Sequence[int]) -> list[bytes]:
     """Merkle roots of the first ``size`` leaves for each ascending size, in one pass.
 
-    Hashes whole aligned subtrees level by level (merkle.root) and keeps only the frontier,
-    so the cost is about one node hash per leaf however many checkpoints there are.
+    Hashes whole aligned subtrees level by level and keeps only the frontier, so the cost is
+    about one node hash per leaf however many checkpoints there are.
     """
+    covered = verify_share.spans(0, list(sizes))
+    return _fold(covered, verify_share.subtree_roots(list(leaves), 0, covered), sizes)
+
+
+def _fold(covered: list[tuple[int, int]], roots: list[bytes], sizes: Sequence[int]) -> list[bytes]:
+    """The root at each size from consecutive subtree roots, keeping a compact range."""
     frontier: list[tuple[int, bytes]] = []
-    roots: list[bytes] = []
+    answers: list[bytes] = []
+    subtrees = iter(zip(covered, roots, strict=True))
     pos = 0
     for size in sizes:
         while pos < size:
-            level = (pos & -pos).bit_length() - 1 if pos else (size - pos).bit_length() - 1
-            while (1 << level) > size - pos:
-                level -= 1
-            span = 1 << level
-            value = merkle.root(leaves[pos : pos + span])
+            (first, level), value = next(subtrees)
+            if first != pos:
+                raise ValueError(f"a subtree starts at {first}, expected {pos}")
+            pos += 1 << level
             while frontier and frontier[-1][0] == level:
                 value = merkle.node_hash(frontier.pop()[1], value)
                 level += 1
             frontier.append((level, value))
-            pos += span
-        roots.append(_fold(frontier))
-    return roots
+        answers.append(_root(frontier))
+    return answers
 
 
-def _fold(frontier: list[tuple[int, bytes]]) -> bytes:
+def _root(frontier: list[tuple[int, bytes]]) -> bytes:
     if not frontier:
         return merkle.EMPTY_ROOT
     value = frontier[-1][1]
