@@ -83,7 +83,7 @@ def _bad(entries: int, checkpoints: int, where: int, reason: str) -> ExportCheck
 PARALLEL_ABOVE = 8000
 """From this many recorded entries on, a second process hashes a share of the export."""
 
-PARENT_SHARE = 0.55
+PARENT_SHARE = 0.6
 """The fraction of the entry bytes this process hashes when a second one helps; the rest
 goes to the helper, which first pays a few milliseconds to start."""
 
@@ -109,20 +109,26 @@ def verify_export(
     ``deep`` also parses every entry and checks its canonical form and sequence number.
 
     From ``parallel_above`` recorded entries on (and not with ``deep``, which parses every
-    entry here anyway), a second process hashes the first share of the entries while this one
-    hashes the rest; anything amiss with it and this process hashes everything itself.
+    entry here anyway), when another core is idle, a second process hashes the first share of
+    the entries while this one hashes the rest; anything amiss with it and this process hashes
+    everything itself.
     """
     try:
         origin, _, _ = checkpoint.parse_vkey(vkey)
     except checkpoint.CheckpointError as exc:
         return _bad(0, 0, 0, f"the verifier key is malformed: {exc}")
-    heads, problem = _read_checkpoints(directory, vkey, origin, extra_notes)
-    if problem is not None:
-        return _bad(0, 0, problem[0], problem[1])
-    sizes = sorted(heads)
-    hashed = None
-    if not deep and _recorded(directory) >= parallel_above:
-        hashed = _hash_in_parallel(directory, sizes)
+    helper = None
+    if not deep and _recorded(directory) >= parallel_above and _a_core_is_free():
+        helper = _Helper.start(directory)  # now, so that it starts while the heads are read
+    try:
+        heads, problem = _read_checkpoints(directory, vkey, origin, extra_notes)
+        if problem is not None:
+            return _bad(0, 0, problem[0], problem[1])
+        sizes = sorted(heads)
+        hashed = None if helper is None else _hash_in_parallel(helper, directory, sizes)
+    finally:
+        if helper is not None:
+            helper.stop()
     lines: list[bytes] = []
     if hashed is None:
         lines = (directory / ENTRIES).read_bytes().split(b"\n")
@@ -192,6 +198,18 @@ def _recorded(directory: Path) -> int:
         return 0
 
 
+def _a_core_is_free() -> bool:
+    """Whether a core is idle now (by the kernel's count of running tasks, this one included).
+
+    On a busy machine the helper gets no core of its own and only adds its start-up.
+    """
+    try:
+        running = int(Path("/proc/loadavg").read_text().split()[3].split("/")[0])
+    except (OSError, ValueError, IndexError):
+        return True
+    return running < len(os.sched_getaffinity(0))
+
+
 def _hash_here(lines: list[bytes], chain: bytes, sizes: list[int]) -> _Hashed:
     n = len(lines)
     leaves = verify_share.leaf_hashes(lines)
@@ -202,51 +220,68 @@ def _hash_here(lines: list[bytes], chain: bytes, sizes: list[int]) -> _Hashed:
     return _Hashed(n, n, None, covered, verify_share.subtree_roots(leaves, 0, covered))
 
 
-def _hash_in_parallel(directory: Path, sizes: list[int]) -> _Hashed | None:
-    """Hash the first share in a helper process and the rest here; None if that failed.
+@dataclass(frozen=True)
+class _Helper:
+    """A second process hashing the entries up to the first line starting at byte ``target``.
 
-    The helper is a fresh, lean interpreter running verify_share.py (not a fork of this
-    process, whose copy-on-write faults cost more than the hashing saves). This process takes
-    its share to start where the chain hashes recorded after it say, and keeps its result only
-    when the helper's line count confirms that. Whenever the export is malformed or the helper
-    fails in any way (it could not start, crashed, was killed, answered short or late), the
-    caller hashes everything itself, so the answer is always the one it would give alone.
+    It is a fresh, lean interpreter running verify_share.py, not a fork of this process,
+    whose copy-on-write faults would cost more than the hashing saves.
     """
-    entries, chain_path = directory / ENTRIES, directory / CHAIN
-    try:
-        target = int(entries.stat().st_size * (1 - PARENT_SHARE))
-        if target < 1:
-            return None
-        files = [str(WORKER), str(entries), str(chain_path)]
-        helper = subprocess.Popen(  # noqa: S603 - this interpreter, our own file, no shell
-            [sys.executable, "-I", "-S", *files, str(target), GENESIS],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-        )
-    except OSError:
-        return None
-    with helper:
+
+    process: subprocess.Popen[bytes]
+    target: int
+
+    @classmethod
+    def start(cls, directory: Path) -> _Helper | None:
+        entries = directory / ENTRIES
         try:
-            return _share_with(helper, entries, chain_path, target, sizes)
-        except (OSError, ValueError, subprocess.TimeoutExpired):
+            target = int(entries.stat().st_size * (1 - PARENT_SHARE))
+            if target < 1:
+                return None
+            files = [str(WORKER), str(entries), str(directory / CHAIN)]
+            process = subprocess.Popen(  # noqa: S603 - this interpreter, our own file, no shell
+                [sys.executable, "-I", "-S", *files, str(target), GENESIS],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+            )
+        except OSError:
             return None
-        finally:
-            if helper.poll() is None:
-                helper.kill()
+        return cls(process, target)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+        with self.process:  # closes its pipes and reaps it
+            pass
+
+
+def _hash_in_parallel(helper: _Helper, directory: Path, sizes: list[int]) -> _Hashed | None:
+    """Hash the rest of the entries here while the helper hashes its share; None if it failed.
+
+    This process takes its share to start where the chain hashes recorded after it say, and
+    keeps its result only when the helper's line count confirms that. Whenever the export is
+    malformed or the helper fails in any way (it could not start, crashed, was killed,
+    answered short or late), the caller hashes everything itself, so the answer is always the
+    one it would give alone.
+    """
+    try:
+        return _share_with(helper.process, directory, helper.target, sizes)
+    except (OSError, ValueError, subprocess.TimeoutExpired):
+        return None
 
 
 def _share_with(
-    helper: subprocess.Popen[bytes], entries: Path, chain_path: Path, target: int, sizes: list[int]
+    helper: subprocess.Popen[bytes], directory: Path, target: int, sizes: list[int]
 ) -> _Hashed | None:
     if helper.stdin is None:
         return None
     helper.stdin.write(" ".join(map(str, sizes)).encode() + b"\n")
     helper.stdin.flush()
-    with entries.open("rb") as file:
+    with (directory / ENTRIES).open("rb") as file:
         size = os.fstat(file.fileno()).st_size
         leaves = verify_share.read_leaf_hashes(file, verify_share.line_end(file, target - 1), size)
-    chain = chain_path.read_bytes()
+    chain = (directory / CHAIN).read_bytes()
     if not leaves or len(chain) % 32:
         return None
     recorded = len(chain) // 32

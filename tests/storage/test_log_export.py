@@ -66,6 +66,7 @@ class Export:
         with (
             tempfile.TemporaryDirectory() as tmp,
             mock.patch.object(export, "_hash_in_parallel", spy),
+            mock.patch.object(export, "_a_core_is_free", lambda: True),
         ):
             for name, data in files.items():
                 (Path(tmp) / name).write_bytes(data)
@@ -317,6 +318,19 @@ def test_a_small_export_is_checked_in_this_process(exported: Export, tmp_path: P
 
     with mock.patch.object(export.subprocess, "Popen", side_effect=AssertionError("spawned")):
         result = verify_export(tmp_path, exported.vkey)
+
+    assert result.ok and result.entries == 87
+
+
+def test_no_helper_is_started_when_no_core_is_free(exported: Export, tmp_path: Path) -> None:
+    for name, data in exported.files.items():
+        (tmp_path / name).write_bytes(data)
+
+    with (
+        mock.patch.object(export, "_a_core_is_free", lambda: False),
+        mock.patch.object(export.subprocess, "Popen", side_effect=AssertionError("spawned")),
+    ):
+        result = verify_export(tmp_path, exported.vkey, parallel_above=1)
 
     assert result.ok and result.entries == 87
 
