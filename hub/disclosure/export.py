@@ -80,12 +80,12 @@ def _bad(entries: int, checkpoints: int, where: int, reason: str) -> ExportCheck
     return ExportCheck(False, entries, checkpoints, first_bad=where, reason=reason)
 
 
-PARALLEL_ABOVE = 8000
+PARALLEL_ABOVE = 12000
 """From this many recorded entries on, a second process hashes a share of the export."""
 
-PARENT_SHARE = 0.6
-"""The fraction of the entry bytes this process hashes when a second one helps; the rest
-goes to the helper, which first pays a few milliseconds to start."""
+HELPER_START = 5200
+"""The helper's start-up, counted in entries this process hashes meanwhile: this process
+takes that many more than half, so that both finish together."""
 
 WORKER = Path(__file__).with_name("verify_share.py")
 
@@ -117,9 +117,9 @@ def verify_export(
         origin, _, _ = checkpoint.parse_vkey(vkey)
     except checkpoint.CheckpointError as exc:
         return _bad(0, 0, 0, f"the verifier key is malformed: {exc}")
-    helper = None
-    if not deep and _recorded(directory) >= parallel_above and _a_core_is_free():
-        helper = _Helper.start(directory)  # now, so that it starts while the heads are read
+    helper, recorded = None, _recorded(directory)
+    if not deep and recorded >= parallel_above and recorded > 0 and _a_core_is_free():
+        helper = _Helper.start(directory, recorded)  # now: it starts while the heads are read
     try:
         heads, problem = _read_checkpoints(directory, vkey, origin, extra_notes)
         if problem is not None:
@@ -232,10 +232,11 @@ class _Helper:
     target: int
 
     @classmethod
-    def start(cls, directory: Path) -> _Helper | None:
+    def start(cls, directory: Path, recorded: int) -> _Helper | None:
         entries = directory / ENTRIES
+        theirs = max(0.0, 0.5 - HELPER_START / (2 * recorded))
         try:
-            target = int(entries.stat().st_size * (1 - PARENT_SHARE))
+            target = int(entries.stat().st_size * theirs)
             if target < 1:
                 return None
             files = [str(WORKER), str(entries), str(directory / CHAIN)]

@@ -67,6 +67,7 @@ class Export:
             tempfile.TemporaryDirectory() as tmp,
             mock.patch.object(export, "_hash_in_parallel", spy),
             mock.patch.object(export, "_a_core_is_free", lambda: True),
+            mock.patch.object(export, "HELPER_START", 0),  # shares of half each
         ):
             for name, data in files.items():
                 (Path(tmp) / name).write_bytes(data)
@@ -318,6 +319,21 @@ def test_a_small_export_is_checked_in_this_process(exported: Export, tmp_path: P
 
     with mock.patch.object(export.subprocess, "Popen", side_effect=AssertionError("spawned")):
         result = verify_export(tmp_path, exported.vkey)
+
+    assert result.ok and result.entries == 87
+
+
+def test_no_helper_is_started_for_an_export_shorter_than_its_start_up(
+    exported: Export, tmp_path: Path
+) -> None:
+    for name, data in exported.files.items():
+        (tmp_path / name).write_bytes(data)
+
+    with (
+        mock.patch.object(export, "_a_core_is_free", lambda: True),
+        mock.patch.object(export.subprocess, "Popen", side_effect=AssertionError("spawned")),
+    ):
+        result = verify_export(tmp_path, exported.vkey, parallel_above=1)
 
     assert result.ok and result.entries == 87
 
