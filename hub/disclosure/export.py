@@ -235,6 +235,8 @@ class _Helper:
     def start(cls, directory: Path, recorded: int) -> _Helper | None:
         entries = directory / ENTRIES
         theirs = max(0.0, 0.5 - HELPER_START / (2 * recorded))
+        if not sys.executable:
+            return None
         try:
             target = int(entries.stat().st_size * theirs)
             if target < 1:

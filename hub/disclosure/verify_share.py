@@ -138,6 +138,9 @@ def subtree_roots(leaves: list[bytes], start: int, covered: list[tuple[int, int]
 
 def main(argv: list[str]) -> int:
     entries, chain, target, genesis = argv[1], argv[2], int(argv[3]), bytes.fromhex(argv[4])
+    # Read at once, so that a long list never blocks the parent's write; it is sent as soon
+    # as the signed heads are verified, well before this interpreter has started.
+    sizes = [int(size) for size in sys.stdin.buffer.readline().split()]
     if target < 1:
         return 2
     with open(entries, "rb") as file:
@@ -150,7 +153,6 @@ def main(argv: list[str]) -> int:
     broken = first_break(leaves, genesis, recorded)
     roots = b""
     if broken is None:
-        sizes = [int(size) for size in sys.stdin.buffer.readline().split()]
         covered = spans(0, [size for size in sizes if size < count] + [count])
         roots = b"".join(subtree_roots(leaves, 0, covered))
     out = sys.stdout.buffer

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import sys
 import tempfile
 import time
@@ -463,3 +464,25 @@ def test_a_helper_that_hangs_is_stopped_and_the_check_done_here(
 
     assert not helped and time.monotonic() - started < 10
     assert not result.ok and result.first_bad == 3
+
+
+def test_a_list_of_sizes_longer_than_a_pipe_holds_reaches_the_helper(
+    exported: Export, tmp_path: Path
+) -> None:
+    """A list longer than a pipe buffer gets through whole, and sizes past the end are unused."""
+    for name, data in exported.files.items():
+        (tmp_path / name).write_bytes(data)
+    signed = [30, 75, 87]
+    beyond = list(range(10**9, 10**9 + 10_000))  # 110 kB in all; sizes past the end are unused
+
+    with mock.patch.object(export, "HELPER_START", 0):
+        helper = export._Helper.start(tmp_path, 87)
+        assert helper is not None
+        try:
+            hashed = export._hash_in_parallel(helper, tmp_path, [*signed, *beyond])
+        finally:
+            helper.stop()
+
+    assert hashed is not None and hashed.broken is None and hashed.entries == 87
+    leaves = [hashlib.sha256(b"\x00" + line).digest() for line in exported.lines()]
+    assert export._fold(hashed.covered, hashed.roots, signed) == export.roots_at(leaves, signed)
