@@ -30,8 +30,6 @@ page fault for every new page it touches) and stays in cache while it is hashed.
 
 _LEAF = b"\x00"
 _NODE = b"\x01"
-
-
 _LEAF_STATE = hashlib.sha256(_LEAF)
 
 
