@@ -21,9 +21,12 @@ import json
 import os
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -83,10 +86,6 @@ def _bad(entries: int, checkpoints: int, where: int, reason: str) -> ExportCheck
 PARALLEL_ABOVE = 12000
 """From this many recorded entries on, a second process hashes a share of the export."""
 
-HELPER_START = 5200
-"""The helper's start-up, counted in entries this process hashes meanwhile: this process
-takes that many more than half, so that both finish together."""
-
 WORKER = Path(__file__).with_name("verify_share.py")
 
 
@@ -119,7 +118,7 @@ def verify_export(
         return _bad(0, 0, 0, f"the verifier key is malformed: {exc}")
     helper, recorded = None, _recorded(directory)
     if not deep and recorded >= parallel_above and recorded > 0 and _a_core_is_free():
-        helper = _Helper.start(directory, recorded)  # now: it starts while the heads are read
+        helper = _Helper.start(directory)  # now, so that it starts while the heads are read
     try:
         heads, problem = _read_checkpoints(directory, vkey, origin, extra_notes)
         if problem is not None:
@@ -222,98 +221,174 @@ def _hash_here(lines: list[bytes], chain: bytes, sizes: list[int]) -> _Hashed:
 
 @dataclass(frozen=True)
 class _Helper:
-    """A second process hashing the entries up to the first line starting at byte ``target``.
+    """A second process hashing entries from the front while this one hashes from the back.
 
     It is a fresh, lean interpreter running verify_share.py, not a fork of this process,
-    whose copy-on-write faults would cost more than the hashing saves.
+    whose copy-on-write faults would cost more than the hashing saves. The two share the
+    entries through a verify_share.Baton, which this process puts in the pipe first.
     """
 
     process: subprocess.Popen[bytes]
-    target: int
+    baton: verify_share.Baton
+    size: int
 
     @classmethod
-    def start(cls, directory: Path, recorded: int) -> _Helper | None:
+    def start(cls, directory: Path) -> _Helper | None:
         entries = directory / ENTRIES
-        theirs = max(0.0, 0.5 - HELPER_START / (2 * recorded))
         if not sys.executable:
             return None
         try:
-            target = int(entries.stat().st_size * theirs)
-            if target < 1:
-                return None
+            with entries.open("rb") as file:
+                size = os.fstat(file.fileno()).st_size
+                if size == 0:
+                    return None
+                file.seek(size - 1)
+                if file.read(1) != b"\n":
+                    return None  # cut short: the check alone names the entry
+            baton = verify_share.Baton(*os.pipe())
+        except OSError:
+            return None
+        try:
             files = [str(WORKER), str(entries), str(directory / CHAIN)]
+            numbers = [GENESIS, str(verify_share.CHUNK), str(baton.read_fd), str(baton.write_fd)]
             process = subprocess.Popen(  # noqa: S603 - this interpreter, our own file, no shell
-                [sys.executable, "-I", "-S", *files, str(target), GENESIS],
+                [sys.executable, "-I", "-S", *files, *numbers],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.DEVNULL,
+                pass_fds=(baton.read_fd, baton.write_fd),
             )
+            baton.give(0, size)
         except OSError:
+            os.close(baton.read_fd)
+            os.close(baton.write_fd)
             return None
-        return cls(process, target)
+        return cls(process, baton, size)
+
+    def take(self, deadline: float) -> tuple[int, int] | None:
+        """The baton, or None if the helper died holding it or the time is up."""
+        while True:
+            claim = self.baton.take(timeout=0.05)
+            if claim is not None:
+                return claim
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                return None
 
     def stop(self) -> None:
         if self.process.poll() is None:
             self.process.kill()
         with self.process:  # closes its pipes and reaps it
             pass
+        os.close(self.baton.read_fd)
+        os.close(self.baton.write_fd)
 
 
 def _hash_in_parallel(helper: _Helper, directory: Path, sizes: list[int]) -> _Hashed | None:
-    """Hash the rest of the entries here while the helper hashes its share; None if it failed.
+    """Hash entries from the back while the helper hashes from the front; None if it failed.
 
-    This process takes its share to start where the chain hashes recorded after it say, and
-    keeps its result only when the helper's line count confirms that. Whenever the export is
+    This process numbers its entries back from the last recorded chain hash, and keeps its
+    result only when the helper's line count confirms that numbering. Whenever the export is
     malformed or the helper fails in any way (it could not start, crashed, was killed,
     answered short or late), the caller hashes everything itself, so the answer is always the
     one it would give alone.
     """
     try:
-        return _share_with(helper.process, directory, helper.target, sizes)
+        return _share_with(helper, directory, sizes)
     except (OSError, ValueError, subprocess.TimeoutExpired):
         return None
 
 
-def _share_with(
-    helper: subprocess.Popen[bytes], directory: Path, target: int, sizes: list[int]
-) -> _Hashed | None:
-    if helper.stdin is None:
-        return None
-    helper.stdin.write(" ".join(map(str, sizes)).encode() + b"\n")
-    helper.stdin.flush()
-    with (directory / ENTRIES).open("rb") as file:
-        size = os.fstat(file.fileno()).st_size
-        leaves = verify_share.read_leaf_hashes(file, verify_share.line_end(file, target - 1), size)
+def _share_with(helper: _Helper, directory: Path, sizes: list[int]) -> _Hashed | None:
+    deadline = time.monotonic() + WAIT_SECONDS + helper.size / 1e6
     chain = (directory / CHAIN).read_bytes()
-    if not leaves or len(chain) % 32:
+    if len(chain) % 32 or helper.process.stdin is None:
         return None
     recorded = len(chain) // 32
-    start = recorded - len(leaves)
-    if start < 1:
-        return None
-    broken = verify_share.first_break(
-        leaves, chain[32 * start - 32 : 32 * start], chain[32 * start :]
+    # In a thread: a list longer than the pipe holds must not stall this process on a helper
+    # that never reads it.
+    sending = threading.Thread(
+        target=_send,
+        args=(helper.process.stdin, " ".join(map(str, sizes)).encode() + b"\n"),
+        daemon=True,
     )
-    covered = verify_share.spans(start, [s for s in sizes if start < s < recorded] + [recorded])
-    roots = [] if broken is not None else verify_share.subtree_roots(leaves, start, covered)
+    sending.start()
+    bounds = sorted({s for s in sizes if 0 < s < recorded}, reverse=True)
+    tail: list[bytes] = []  # our leaf hashes, the last entry's first
+    blocks: list[tuple[list[tuple[int, int]], list[bytes]]] = []  # subtrees, top block first
+    top = recorded  # the subtrees of entries top.. are hashed, a signed size at a time
+    broken = None
+    with (directory / ENTRIES).open("rb") as file:
+        while True:
+            claim = helper.take(deadline)
+            if claim is None:
+                return None
+            lo, hi = claim
+            start = lo  # the rest, when no more than a chunk is left (or it is one long line)
+            if hi - lo > verify_share.CHUNK:
+                start = verify_share.line_end(file, hi - verify_share.CHUNK)
+                start = lo if start >= hi else start
+            helper.baton.give(lo, start)
+            if lo >= hi:
+                break
+            chunk = verify_share.read_leaf_hashes(file, start, hi)
+            if chunk is None:
+                return None
+            first = recorded - len(tail) - len(chunk)  # ours end with the last recorded hash
+            if first < 0:
+                return None
+            previous = chain[32 * first - 32 : 32 * first] if first else bytes.fromhex(GENESIS)
+            found = verify_share.first_break(
+                chunk, previous, chain[32 * first : 32 * first + 32 * len(chunk)]
+            )
+            if found is not None:
+                broken = first + found  # chunks come from the back: each find is earlier
+            tail += reversed(chunk)
+            while broken is None and bounds and bounds[0] >= first:
+                blocks.append(_subtrees(tail, recorded, bounds[0], top))
+                top = bounds.pop(0)
+    start = recorded - len(tail)
+    if broken is None:
+        blocks.append(_subtrees(tail, recorded, start, top))
+    covered = [span for block in reversed(blocks) for span in block[0]]
+    roots = [root for block in reversed(blocks) for root in block[1]]
+    if lo == 0:  # the helper took nothing: every entry was hashed here
+        return None if start else _Hashed(recorded, recorded, broken, covered, roots)
 
-    answer, _ = helper.communicate(timeout=WAIT_SECONDS + size / 1e6)
+    sending.join(max(0.0, deadline - time.monotonic()))
+    if sending.is_alive():
+        return None
+    answer, _ = helper.process.communicate(timeout=max(0.0, deadline - time.monotonic()))
     header, _, theirs = answer.partition(b"\n")
     count, their_broken = map(int, header.split())
-    if helper.returncode != 0 or count < 1:
+    if helper.process.returncode != 0:
         return None
-    n = count + len(leaves)
-    if 0 <= their_broken < count:
+    n = count + len(tail)
+    if 0 <= their_broken < count and not theirs:
         return _Hashed(n, recorded, their_broken, [], [])
-    if their_broken != -1 or count != start:
+    their_covered = verify_share.spans(0, [s for s in sizes if s < count] + [count])
+    if their_broken != -1 or count != start or len(theirs) != 32 * len(their_covered):
         return None
     if broken is not None:
-        return _Hashed(n, recorded, start + broken, [], [])
-    their_covered = verify_share.spans(0, [s for s in sizes if s < count] + [count])
-    if len(theirs) != 32 * len(their_covered):
-        return None
+        return _Hashed(n, recorded, broken, [], [])
     their_roots = [theirs[i : i + 32] for i in range(0, len(theirs), 32)]
     return _Hashed(n, recorded, None, their_covered + covered, their_roots + roots)
+
+
+def _subtrees(
+    tail: list[bytes], recorded: int, lo: int, hi: int
+) -> tuple[list[tuple[int, int]], list[bytes]]:
+    """The subtrees covering entries lo..hi and their roots, from leaf hashes kept last first."""
+    covered = verify_share.spans(lo, [hi])
+    leaves = tail[recorded - hi : recorded - lo][::-1]
+    return covered, verify_share.subtree_roots(leaves, lo, covered)
+
+
+def _send(stream: IO[bytes], data: bytes) -> None:
+    try:
+        stream.write(data)
+        stream.flush()
+    except (OSError, ValueError):  # the helper is gone, or was stopped: it is not used
+        pass
 
 
 WAIT_SECONDS = 30.0

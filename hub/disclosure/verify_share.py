@@ -1,32 +1,41 @@
-"""Hash one share of an exported log: leaf hashes, chain links and whole Merkle subtrees.
+"""Hash the entries of an exported log: leaf hashes, chain links and whole Merkle subtrees.
 
 An export check (hub.disclosure.export) uses these functions in-process, and on a large
-export also runs this file on its own as a second process over the first share of the
-entries, so that both cores hash:
+export also runs this file on its own as a second process, so that both cores hash:
 
-    python -I -S verify_share.py ENTRIES CHAIN TARGET GENESIS_HEX   (signed sizes on stdin)
+    python -I -S verify_share.py ENTRIES CHAIN GENESIS_HEX CHUNK BATON_READ_FD BATON_WRITE_FD
 
-Its share is every line up to the first that starts at or after byte TARGET. It answers on
-stdout with one line "<lines> <first broken link or -1>" and then the roots of the subtrees
-``spans(0, sizes below <lines>, then <lines>)`` as raw 32-byte values. It imports only the
-standard library's hashlib, io and sys, so it starts in milliseconds rather than paying for
-the hub's imports, and it needs nothing from the parent but file paths and numbers.
+The parent first sends the signed sizes (one line on stdin). The two then share the entries
+through a Baton: this helper claims chunks from the front, the parent from the back, until
+they meet; each hashes the Merkle subtrees between signed sizes as soon as it holds their
+leaves. The helper answers on stdout with one line "<lines> <first broken link or -1>" and
+the roots of the subtrees ``spans(0, sizes below <lines>, then <lines>)``, 32 bytes each. It
+imports only the standard library's hashlib, io, select and sys (and posix, loaded at
+start-up), so it starts in milliseconds rather than paying for the hub's imports.
 """
 
 from __future__ import annotations
 
 import hashlib
 import io
+import select
 import sys
+
+try:  # posix is loaded at start-up, where importing os would cost the helper a millisecond
+    from posix import read, write
+except ImportError:  # pragma: no cover - not a POSIX system
+    from os import read, write
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing would slow the start
 if TYPE_CHECKING:
     from typing import BinaryIO
 
 HASH_SIZE = 32
+WORD = 8
 CHUNK = 1 << 18
-"""Bytes read at a time: small enough that each read reuses memory (a fresh process pays a
-page fault for every new page it touches) and stays in cache while it is hashed."""
+"""Bytes claimed at a time (then up to the end of a line): small enough that the two processes
+meet within a few hundred entries of each other and that a chunk stays in cache while it is
+hashed, large enough that passing the baton costs little."""
 
 _LEAF = b"\x00"
 _NODE = b"\x01"
@@ -46,29 +55,26 @@ def leaf_hashes(lines: list[bytes]) -> list[bytes]:
 
 
 def read_leaf_hashes(file: BinaryIO, start: int, stop: int) -> list[bytes] | None:
-    """Leaf hashes of the lines in bytes start..stop of a file, read a chunk at a time.
+    """Leaf hashes of the lines in bytes start..stop of a file (a chunk claimed at a time).
 
-    None unless the bytes end with a newline, as every entry does (a file that changed while
-    it was read shows this way too). Lines are cut by io.BytesIO, which finds each newline
-    with memchr; bytes.split looks at every byte in turn and costs a third of the hashing.
+    None unless the bytes are there and end with a newline, as every entry does (a file that
+    changed while it was read shows this way too). They are read in one go: reading a chunk
+    and then the rest of its last line makes a fresh process fault in new pages every time.
+    Lines are cut by io.BytesIO, which finds each newline with memchr; bytes.split looks at
+    every byte in turn and costs a third as much as the hashing.
     """
+    file.seek(start)
+    block = file.read(stop - start)
+    if len(block) != stop - start or not block.endswith(b"\n"):
+        return None
     fresh = _LEAF_STATE.copy
     leaves: list[bytes] = []
     keep = leaves.append
-    file.seek(start)
-    pos = start
-    while pos < stop:
-        block = file.read(min(CHUNK, stop - pos))
-        if pos + len(block) < stop and not block.endswith(b"\n"):
-            block += file.readline()
-        if not block.endswith(b"\n"):
-            return None
-        pos += len(block)
-        for line in io.BytesIO(block):
-            state = fresh()
-            state.update(line[:-1])
-            keep(state.digest())
-    return leaves if pos == stop else None
+    for line in io.BytesIO(block):
+        state = fresh()
+        state.update(line[:-1])
+        keep(state.digest())
+    return leaves
 
 
 def line_end(file: BinaryIO, at: int) -> int:
@@ -76,6 +82,37 @@ def line_end(file: BinaryIO, at: int) -> int:
     file.seek(at)
     file.readline()
     return file.tell()
+
+
+class Baton:
+    """The bytes of the entries nobody has claimed yet, lo..hi, passed between two processes.
+
+    It travels in one pipe that both hold: whoever reads it owns it, claims a chunk of whole
+    lines at its own end (the helper from the front, the parent from the back) and writes it
+    back at once. So the two meet wherever their speeds bring them: a helper slow to start,
+    or a core running slower than the other, only shifts the meeting point.
+    """
+
+    def __init__(self, read_fd: int, write_fd: int) -> None:
+        self.read_fd = read_fd
+        self.write_fd = write_fd
+
+    def take(
+        self, timeout: float | None = None, watch: int | None = None
+    ) -> tuple[int, int] | None:
+        """Wait for the baton; None on timeout, or if ``watch`` is readable first (ended)."""
+        ready, _, _ = select.select(
+            [self.read_fd] if watch is None else [self.read_fd, watch], [], [], timeout
+        )
+        if self.read_fd not in ready:
+            return None
+        data = read(self.read_fd, 2 * WORD)
+        if len(data) != 2 * WORD:
+            raise ValueError("the baton came back cut short")
+        return int.from_bytes(data[:WORD], "little"), int.from_bytes(data[WORD:], "little")
+
+    def give(self, lo: int, hi: int) -> None:
+        write(self.write_fd, lo.to_bytes(WORD, "little") + hi.to_bytes(WORD, "little"))
 
 
 def first_break(leaves: list[bytes], previous: bytes, recorded: bytes) -> int | None:
@@ -135,26 +172,45 @@ def subtree_roots(leaves: list[bytes], start: int, covered: list[tuple[int, int]
 
 
 def main(argv: list[str]) -> int:
-    entries, chain, target, genesis = argv[1], argv[2], int(argv[3]), bytes.fromhex(argv[4])
-    # Read at once, so that a long list never blocks the parent's write; it is sent as soon
-    # as the signed heads are verified, well before this interpreter has started.
-    sizes = [int(size) for size in sys.stdin.buffer.readline().split()]
-    if target < 1:
-        return 2
-    with open(entries, "rb") as file:
-        leaves = read_leaf_hashes(file, 0, line_end(file, target - 1))
-    if leaves is None:
-        return 3
+    entries, chain, genesis, chunk_size = argv[1], argv[2], bytes.fromhex(argv[3]), int(argv[4])
+    baton = Baton(int(argv[5]), int(argv[6]))
+    # The parent sends the signed sizes once it has verified them, before either side hashes.
+    bounds = [int(size) for size in sys.stdin.buffer.readline().split()]
+    leaves: list[bytes] = []
+    roots: list[bytes] = []
+    done = 0  # the subtrees of entries 0..done are hashed, a signed size at a time
+    broken: int | None = None
+    previous = genesis
+    with open(entries, "rb") as file, open(chain, "rb") as recorded:
+        while True:
+            claim = baton.take(watch=sys.stdin.fileno())  # stdin ends if the parent is gone
+            if claim is None:
+                return 4
+            lo, hi = claim
+            end = hi if hi - lo <= chunk_size else min(hi, line_end(file, lo + chunk_size - 1))
+            baton.give(end, hi)
+            if lo >= hi:
+                break
+            chunk = read_leaf_hashes(file, lo, end)
+            if chunk is None:
+                return 3
+            if broken is None:
+                theirs = recorded.read(HASH_SIZE * len(chunk))
+                found = first_break(chunk, previous, theirs)
+                if found is None:
+                    previous = theirs[-HASH_SIZE:]
+                else:
+                    broken = len(leaves) + found
+            leaves += chunk
+            while broken is None and bounds and bounds[0] <= len(leaves):
+                roots += subtree_roots(leaves, 0, spans(done, [bounds[0]]))
+                done = max(done, bounds.pop(0))
     count = len(leaves)
-    with open(chain, "rb") as file:
-        recorded = file.read(HASH_SIZE * count)
-    broken = first_break(leaves, genesis, recorded)
-    roots = b""
     if broken is None:
-        covered = spans(0, [size for size in sizes if size < count] + [count])
-        roots = b"".join(subtree_roots(leaves, 0, covered))
+        roots += subtree_roots(leaves, 0, spans(done, [count]))
+    answer = f"{count} {-1 if broken is None else broken}\n".encode()
     out = sys.stdout.buffer
-    out.write(f"{count} {-1 if broken is None else broken}\n".encode() + roots)
+    out.write(answer + b"".join(roots) if broken is None else answer)
     out.flush()
     return 0
 
@@ -163,7 +219,7 @@ if __name__ == "__main__":
     code = main(sys.argv)
     sys.stdout.flush()
     try:  # skip the teardown (freeing every leaf hash) that the parent would wait for
-        from posix import _exit  # loaded at start-up; importing os would cost 1.5 ms
-    except ImportError:
+        from posix import _exit
+    except ImportError:  # pragma: no cover - not a POSIX system
         sys.exit(code)
     _exit(code)

@@ -20,7 +20,7 @@ from typer.testing import CliRunner
 
 from hub.cli import app as cli
 from hub.crypto.keys import write_key_file
-from hub.disclosure import checkpoint, export, log
+from hub.disclosure import checkpoint, export, log, verify_share
 from hub.disclosure.export import CHAIN, CHECKPOINTS, ENTRIES, VKEY, ExportCheck, verify_export
 from hub.runtime import Hub
 from hub.settings import get_settings
@@ -52,9 +52,15 @@ class Export:
         *,
         helper: bool = False,
         deep: bool | None = None,
+        front: float = 0.5,
         **changed: bytes,
     ) -> tuple[ExportCheck, bool]:
-        """The check, and whether a helper process's answer was used for it."""
+        """The check, and whether a helper process's answer was used for it.
+
+        With the helper, the helper hashes the first ``front`` of the bytes (up to the end of
+        a line) and this process the rest: otherwise, on an export this small, this process
+        would hash every entry before the helper had started.
+        """
         files = {**self.files, **{_NAMES[k]: v for k, v in changed.items()}}
         helped: list[bool] = []
         real = export._hash_in_parallel
@@ -68,7 +74,8 @@ class Export:
             tempfile.TemporaryDirectory() as tmp,
             mock.patch.object(export, "_hash_in_parallel", spy),
             mock.patch.object(export, "_a_core_is_free", lambda: True),
-            mock.patch.object(export, "HELPER_START", 0),  # shares of half each
+            mock.patch.object(verify_share, "CHUNK", _chunk(files[ENTRIES], front)),
+            mock.patch.object(export._Helper, "take", _front_first(front)),
         ):
             for name, data in files.items():
                 (Path(tmp) / name).write_bytes(data)
@@ -83,6 +90,37 @@ class Export:
 
 
 _NAMES = {"entries": ENTRIES, "chain": CHAIN, "checkpoints": CHECKPOINTS}
+_TAKE = export._Helper.take
+
+
+def _chunk(entries: bytes, front: float) -> int:
+    return max(1, round(len(entries) * (1 - front)))
+
+
+def _front_first(share: float) -> Any:
+    """A take for this process that leaves the first ``share`` of the bytes to the helper.
+
+    Chunks are set to the rest of the bytes (see Export.verify): this process claims them at
+    once, before the helper has started, then hands the baton back until the helper has
+    claimed everything else.
+    """
+
+    def take(self: export._Helper, deadline: float) -> tuple[int, int] | None:
+        first = not hasattr(self, "_claimed")
+        object.__setattr__(self, "_claimed", True)
+        waited_until = time.monotonic() + 10
+        while True:
+            claim = _TAKE(self, deadline)
+            if claim is None or claim[0] >= claim[1] or (first and share < 1):
+                return claim
+            if self.process.poll() is not None or time.monotonic() > min(waited_until, deadline):
+                return claim  # a helper that stopped taking part: go on alone
+            self.baton.give(*claim)
+            time.sleep(0.001)
+
+    return take
+
+
 HELPED = pytest.mark.parametrize("helper", [False, True], ids=["alone", "with-helper"])
 
 
@@ -324,21 +362,6 @@ def test_a_small_export_is_checked_in_this_process(exported: Export, tmp_path: P
     assert result.ok and result.entries == 87
 
 
-def test_no_helper_is_started_for_an_export_shorter_than_its_start_up(
-    exported: Export, tmp_path: Path
-) -> None:
-    for name, data in exported.files.items():
-        (tmp_path / name).write_bytes(data)
-
-    with (
-        mock.patch.object(export, "_a_core_is_free", lambda: True),
-        mock.patch.object(export.subprocess, "Popen", side_effect=AssertionError("spawned")),
-    ):
-        result = verify_export(tmp_path, exported.vkey, parallel_above=1)
-
-    assert result.ok and result.entries == 87
-
-
 def test_no_helper_is_started_when_no_core_is_free(exported: Export, tmp_path: Path) -> None:
     for name, data in exported.files.items():
         (tmp_path / name).write_bytes(data)
@@ -352,21 +375,27 @@ def test_no_helper_is_started_when_no_core_is_free(exported: Export, tmp_path: P
     assert result.ok and result.entries == 87
 
 
-def test_an_untouched_export_verifies_with_the_helper(exported: Export) -> None:
-    result, helped = exported.verify(helper=True)
+@pytest.mark.parametrize("front", [0.0, 0.5, 1.0])
+def test_an_untouched_export_verifies_with_the_helper(exported: Export, front: float) -> None:
+    result, helped = exported.verify(helper=True, front=front)
 
     assert helped
     assert result == ExportCheck(True, 87, 3)
 
 
+@pytest.mark.parametrize("front", [0.5, 1.0])
 @pytest.mark.parametrize("index", [0, 2, 20, 50, 86])
-def test_a_changed_entry_in_either_share_is_named_by_whoever_hashed_it(
-    exported: Export, index: int
+def test_a_changed_entry_is_named_whoever_hashed_it(
+    exported: Export, index: int, front: float
 ) -> None:
+    """Entries 0-43 are the helper's and the rest this process's; with front 1.0 all are the
+    helper's."""
     lines = exported.lines()
     lines[index] = lines[index].replace(b'"deny"', b'"DENY"')
 
-    result, helped = exported.verify(helper=True, entries=b"".join(x + b"\n" for x in lines))
+    result, helped = exported.verify(
+        helper=True, front=front, entries=b"".join(x + b"\n" for x in lines)
+    )
 
     assert helped
     assert not result.ok and result.entries == 87 and result.first_bad == index
@@ -394,19 +423,28 @@ def test_the_helper_answers_as_this_process_alone_would(
     assert helped_result == alone
 
 
+_CLAIM_HALF = """
+import os, sys
+entries, baton_read, baton_write = sys.argv[1], int(sys.argv[5]), int(sys.argv[6])
+sys.stdin.buffer.readline()
+held = os.read(baton_read, 16)
+lo, hi = int.from_bytes(held[:8], "little"), int.from_bytes(held[8:], "little")
+data = open(entries, "rb").read()
+mid = data.index(b"\\n", (lo + hi) // 2) + 1
+os.write(baton_write, mid.to_bytes(8, "little") + hi.to_bytes(8, "little"))
+count = data[:mid].count(b"\\n")
+"""
 _BROKEN_HELPERS = {
-    "exits": "import sys; sys.exit(1)",
-    "is-killed": "import os, signal; os.kill(os.getpid(), signal.SIGKILL)",
-    "dies-after-answering": (
-        "import sys; sys.stdin.buffer.readline(); "
-        "sys.stdout.buffer.write(b'1 -1\\n'); sys.stdout.flush(); sys.exit(3)"
+    "exits-after-claiming": _CLAIM_HALF + "sys.exit(1)",
+    "dies-holding-the-baton": (
+        "import os, signal, sys\nsys.stdin.buffer.readline()\nos.read(int(sys.argv[5]), 16)\n"
+        "os.kill(os.getpid(), signal.SIGKILL)"
     ),
-    "answers-short": (
-        "import sys; sys.stdin.buffer.readline(); sys.stdout.buffer.write(b'39 -1\\n' + b'x' * 7)"
-    ),
-    "miscounts": "import sys; sys.stdin.buffer.readline(); sys.stdout.buffer.write(b'5 -1\\n')",
-    "babbles": "print('hello')",
-    "says-nothing": "",
+    "dies-after-answering": _CLAIM_HALF + "print(count, -1, flush=True)\nsys.exit(3)",
+    "answers-short": _CLAIM_HALF + "sys.stdout.buffer.write(b'%d -1\\n' % count + b'x' * 7)",
+    "miscounts": _CLAIM_HALF + "print(count + 1, -1)",
+    "babbles": _CLAIM_HALF + "print('hello')",
+    "says-nothing": _CLAIM_HALF,
 }
 
 
@@ -435,23 +473,39 @@ def test_a_failed_helper_leaves_the_whole_check_to_this_process(
     assert result.ok == (index is None) and result.first_bad == index
 
 
+def test_a_helper_that_never_takes_part_leaves_every_entry_to_this_process(
+    exported: Export, tmp_path: Path
+) -> None:
+    script = tmp_path / "helper.py"
+    script.write_text("import sys; sys.exit(1)", encoding="utf-8")
+    lines = exported.lines()
+    lines[60] = lines[60].replace(b'"deny"', b'"DENY"')
+    entries = b"".join(x + b"\n" for x in lines)
+
+    with mock.patch.object(export, "WORKER", script):
+        result, helped = exported.verify(helper=True, entries=entries)
+
+    assert helped  # this process's own answer, for every entry: the helper's is not needed
+    assert not result.ok and result.first_bad == 60
+
+
 def test_a_missing_helper_or_interpreter_leaves_the_check_to_this_process(
     exported: Export, tmp_path: Path
 ) -> None:
     with mock.patch.object(export, "WORKER", tmp_path / "gone.py"):
-        result, helped = exported.verify(helper=True)
-    assert result.ok and not helped
+        result, _ = exported.verify(helper=True)  # it never takes part: all hashed here
+    assert result == ExportCheck(True, 87, 3)
 
     with mock.patch.object(sys, "executable", str(tmp_path / "no-python")):
         result, helped = exported.verify(helper=True)
-    assert result.ok and not helped
+    assert result == ExportCheck(True, 87, 3) and not helped
 
 
 def test_a_helper_that_hangs_is_stopped_and_the_check_done_here(
     exported: Export, tmp_path: Path
 ) -> None:
     script = tmp_path / "helper.py"
-    script.write_text("import time; time.sleep(60)", encoding="utf-8")
+    script.write_text(_CLAIM_HALF + "import time; time.sleep(60)", encoding="utf-8")
     lines = exported.lines()
     lines[3] = lines[3].replace(b'"deny"', b'"DENY"')
     started = time.monotonic()
@@ -475,8 +529,11 @@ def test_a_list_of_sizes_longer_than_a_pipe_holds_reaches_the_helper(
     signed = [30, 75, 87]
     beyond = list(range(10**9, 10**9 + 10_000))  # 110 kB in all; sizes past the end are unused
 
-    with mock.patch.object(export, "HELPER_START", 0):
-        helper = export._Helper.start(tmp_path, 87)
+    with (
+        mock.patch.object(verify_share, "CHUNK", _chunk(exported.files[ENTRIES], 0.5)),
+        mock.patch.object(export._Helper, "take", _front_first(0.5)),
+    ):
+        helper = export._Helper.start(tmp_path)
         assert helper is not None
         try:
             hashed = export._hash_in_parallel(helper, tmp_path, [*signed, *beyond])

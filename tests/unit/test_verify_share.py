@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import io
+import itertools
+import os
 
 import pytest
 from hypothesis import given, settings
@@ -86,24 +88,54 @@ def test_the_first_broken_link_is_found_from_any_starting_point(
 
 @PROPERTY
 @given(st.lists(st.binary(max_size=40).map(lambda b: b.replace(b"\n", b"")), max_size=30))
-def test_leaf_hashes_read_a_chunk_at_a_time_match_hashing_each_line(lines: list[bytes]) -> None:
+def test_leaf_hashes_read_from_a_file_match_hashing_each_line(lines: list[bytes]) -> None:
     data = b"".join(line + b"\n" for line in lines)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(verify_share, "CHUNK", 7)
-        read = verify_share.read_leaf_hashes(io.BytesIO(data), 0, len(data))
+    read = verify_share.read_leaf_hashes(io.BytesIO(data), 0, len(data)) if data else []
 
     assert read == verify_share.leaf_hashes(lines) == [leaf_hash(line) for line in lines]
 
 
-def test_a_share_must_end_with_a_whole_line() -> None:
+def test_a_chunk_must_end_with_a_whole_line_and_be_all_there() -> None:
     data = b"one\ntwo\nthre"
 
-    assert verify_share.read_leaf_hashes(io.BytesIO(data), 0, len(data)) is None
     assert verify_share.read_leaf_hashes(io.BytesIO(data), 0, 8) == [
         leaf_hash(b"one"),
         leaf_hash(b"two"),
     ]
+    assert verify_share.read_leaf_hashes(io.BytesIO(data), 4, 8) == [leaf_hash(b"two")]
+    assert verify_share.read_leaf_hashes(io.BytesIO(data), 0, len(data)) is None
     assert verify_share.read_leaf_hashes(io.BytesIO(data), 0, 40) is None  # shorter than said
+
+
+@PROPERTY
+@given(_sizes_and_split())
+def test_subtrees_between_sizes_hashed_apart_are_the_subtrees_of_the_whole(
+    case: tuple[int, list[int], int],
+) -> None:
+    """Each side hashes the subtrees between signed sizes as soon as it holds their leaves."""
+    _, sizes, split = case
+    bounds = [0] + [s for s in sizes if 0 < s < split] + [split]
+    pieces = [verify_share.spans(lo, [hi]) for lo, hi in itertools.pairwise(bounds)]
+
+    assert [span for piece in pieces for span in piece] == verify_share.spans(
+        0, [s for s in sizes if s < split] + [split]
+    )
+
+
+def test_the_baton_goes_round_and_waits() -> None:
+    baton = verify_share.Baton(*os.pipe())
+    watched_read, watched_write = os.pipe()
+    try:
+        assert baton.take(timeout=0.01) is None  # nobody has put it down yet
+        baton.give(12, 2**40)
+        assert baton.take(timeout=1) == (12, 2**40)
+        os.write(watched_write, b"x")
+        assert baton.take(timeout=1, watch=watched_read) is None  # the other side ended
+        baton.give(5, 5)
+        assert baton.take(timeout=1, watch=watched_read) == (5, 5)  # the baton comes first
+    finally:
+        for fd in (baton.read_fd, baton.write_fd, watched_read, watched_write):
+            os.close(fd)
 
 
 @pytest.mark.parametrize(("at", "end"), [(0, 4), (3, 4), (4, 8), (7, 8), (8, 12), (11, 12)])
