@@ -83,7 +83,7 @@ def _bad(entries: int, checkpoints: int, where: int, reason: str) -> ExportCheck
     return ExportCheck(False, entries, checkpoints, first_bad=where, reason=reason)
 
 
-PARALLEL_ABOVE = 12000
+PARALLEL_ABOVE = 8000
 """From this many recorded entries on, a second process hashes a share of the export."""
 
 WORKER = Path(__file__).with_name("verify_share.py")

@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 
 HASH_SIZE = 32
 WORD = 8
-CHUNK = 1 << 18
+CHUNK = 1 << 17
 """Bytes claimed at a time (then up to the end of a line): small enough that the two processes
 meet within a few hundred entries of each other and that a chunk stays in cache while it is
 hashed, large enough that passing the baton costs little."""
