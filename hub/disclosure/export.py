@@ -84,7 +84,8 @@ def _bad(entries: int, checkpoints: int, where: int, reason: str) -> ExportCheck
 
 
 PARALLEL_ABOVE = 8000
-"""From this many recorded entries on, a second process hashes a share of the export."""
+"""From this many recorded entries on, a second process hashes part of the export (measured:
+no gain at 6,000 entries, a tenth faster at 8,000, half again as fast at 21,000)."""
 
 WORKER = Path(__file__).with_name("verify_share.py")
 
@@ -108,9 +109,9 @@ def verify_export(
     ``deep`` also parses every entry and checks its canonical form and sequence number.
 
     From ``parallel_above`` recorded entries on (and not with ``deep``, which parses every
-    entry here anyway), when another core is idle, a second process hashes the first share of
-    the entries while this one hashes the rest; anything amiss with it and this process hashes
-    everything itself.
+    entry here anyway), when another core is idle, a second process hashes entries from the
+    front while this one hashes them from the back; anything amiss with it and this process
+    hashes everything itself, so the answer is the same either way.
     """
     try:
         origin, _, _ = checkpoint.parse_vkey(vkey)
