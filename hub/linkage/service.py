@@ -306,6 +306,27 @@ def end_evidence(session: Session, record_id: str, reason: str) -> None:
         row.ended_reason = reason
 
 
+def link_made(
+    *,
+    person_id: str,
+    agency: str,
+    record_id: str,
+    method: str,
+    confidence: float,
+    weight: float | None = None,
+    model_version: str | None = None,
+) -> log.Pending:
+    """The log entry for a record joining a person unasked: how, how sure, by which model."""
+    body: dict[str, Any] = {
+        "record": record_id,
+        "method": str(method),
+        "confidence": round(confidence, 6),
+    }
+    if weight is not None:
+        body |= {"weight": round(weight, 3), "model": model_version}
+    return log.Pending(event=LogEvent.LINK_MADE, subject=person_id, agency=agency, body=body)
+
+
 def review_row(record_id: str, doubtful: Scored, model_version: str) -> dict[str, Any]:
     return {
         "id": new_id(),

@@ -28,9 +28,9 @@ from hub.linkage.bulk import Thresholds
 from hub.linkage.county import AroundDecision, decide_around_a_child, prior_of
 from hub.linkage.features import Features, features
 from hub.linkage.model import Scorer
-from hub.linkage.service import source_record
+from hub.linkage.service import link_made, source_record
 from hub.people.models import AgencyRecord, Relationship
-from hub.vocab import LinkMethod, LinkOutcome, LogEvent, PersonKind, RelationshipKind, ReviewStatus
+from hub.vocab import LinkMethod, LinkOutcome, PersonKind, RelationshipKind, ReviewStatus
 
 CARER_KINDS = frozenset(
     {
@@ -221,17 +221,14 @@ def apply(
                     model_version=model_version,
                 )
         entries.append(
-            log.Pending(
-                event=LogEvent.LINK_MADE,
-                subject=decision.person_id,
+            link_made(
+                person_id=decision.person_id,
                 agency=agency_code,
-                body={
-                    "record": record_id,
-                    "method": str(LinkMethod.THROUGH_CHILD),
-                    "confidence": round(sure, 6),
-                    "weight": round(decision.weight, 3),
-                    "model": model_version,
-                },
+                record_id=record_id,
+                method=LinkMethod.THROUGH_CHILD,
+                confidence=sure,
+                weight=decision.weight,
+                model_version=model_version,
             )
         )
     if moved:

@@ -38,11 +38,11 @@ from hub.linkage.features import Features, features
 from hub.linkage.live import LiveLinker
 from hub.linkage.models import LinkBlockKey, LinkEvidence, LinkReview
 from hub.linkage.records import SourceRecord
-from hub.linkage.service import LiveBatch, block_key_rows, evidence_row, review_row
+from hub.linkage.service import LiveBatch, block_key_rows, evidence_row, link_made, review_row
 from hub.people.models import AgencyRecord, Person, RecordIdentifier, Relationship
 from hub.people.placing import Placement, Placing, apply, known_by_name_alone, merge_earlier
 from hub.people.schemas import RecordIn, RelationshipIn
-from hub.vocab import LinkMethod, LinkOutcome, LogEvent
+from hub.vocab import LinkMethod, LinkOutcome
 
 LINKING_SYSTEMS = (NHS_NUMBER_SYSTEM, UPN_SYSTEM)
 
@@ -555,14 +555,14 @@ def _link_new(
             )
         )
         entries.append(
-            log.Pending(
-                event=LogEvent.LINK_MADE,
-                subject=person_id,
+            link_made(
+                person_id=person_id,
                 agency=agency.code,
-                body={"record": plan.record_id, "method": str(LinkMethod.DETERMINISTIC),
-                      "confidence": 1.0},
+                record_id=plan.record_id,
+                method=LinkMethod.DETERMINISTIC,
+                confidence=1.0,
             )
-        )  # fmt: skip
+        )
         return person_id, LinkMethod.DETERMINISTIC, 1.0
     if live.scorer is None or known_by_name_alone(kind, f):
         return None, LinkMethod.NEW, 1.0  # a name alone is placed through the child (placing)
@@ -590,17 +590,14 @@ def _link_new(
             )
         )
         entries.append(
-            log.Pending(
-                event=LogEvent.LINK_MADE,
-                subject=decision.person_id,
+            link_made(
+                person_id=decision.person_id,
                 agency=agency.code,
-                body={
-                    "record": plan.record_id,
-                    "method": str(LinkMethod.PROBABILISTIC),
-                    "confidence": round(best.score.probability, 6),
-                    "weight": round(best.score.weight, 3),
-                    "model": version,
-                },
+                record_id=plan.record_id,
+                method=LinkMethod.PROBABILISTIC,
+                confidence=best.score.probability,
+                weight=best.score.weight,
+                model_version=version,
             )
         )
         return decision.person_id, LinkMethod.PROBABILISTIC, best.score.probability
