@@ -15,10 +15,9 @@ from hub.linkage.county import PRIOR_KEY, family_prior
 from hub.linkage.features import features
 from hub.linkage.service import source_record
 from hub.people.models import AgencyRecord, RecordIdentifier, Relationship
-from hub.people.placing import CARER_KINDS
 from hub.runtime import Hub
 from hub.settings import get_settings
-from hub.vocab import PersonKind
+from hub.vocab import CARER_KINDS, PersonKind
 
 app = typer.Typer(help="Linking records of one child across agencies.", no_args_is_help=True)
 

@@ -70,6 +70,17 @@ class RelationshipKind(StrEnum):
     HOUSEHOLD_MEMBER = "household-member"
 
 
+CARER_KINDS = frozenset(
+    {
+        RelationshipKind.PARENT_WITH_PR,
+        RelationshipKind.PARENT_WITHOUT_PR,
+        RelationshipKind.CARER_WITH_PR,
+        RelationshipKind.CARER_WITHOUT_PR,
+    }
+)
+"""The ties that make an adult a child's parent or carer (not a sibling or a household)."""
+
+
 class Sensitivity(StrEnum):
     """Sensitive services, shielded by default (DOMAIN.md §9); v3-ActCode codes where they exist."""
 

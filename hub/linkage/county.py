@@ -55,6 +55,8 @@ DEFAULT_PRIOR = -1.0
 PRIOR_KEY = "around_a_child_prior"
 
 FieldLevel = tuple[str, str, float]
+Weighed = tuple[float, tuple[FieldLevel, ...], bool]
+"""A pair's weight around one child, its fields, and whether a field vetoes a link."""
 
 
 @dataclass
@@ -152,9 +154,7 @@ def family_prior(around: Sequence[Sequence[str]], nhs_of: Mapping[str, str | Non
     return math.log2(share / (1.0 - share))
 
 
-def weigh_around_a_child(
-    scorer: Scorer, a: Features, b: Features, prior: float
-) -> tuple[float, tuple[FieldLevel, ...], bool] | None:
+def weigh_around_a_child(scorer: Scorer, a: Features, b: Features, prior: float) -> Weighed | None:
     """The pair's weight around one child, its fields, and whether a field vetoes a link;
     None when the given names do not agree (two adults of one family)."""
     given = scorer.field("given_name", a, b)
@@ -185,8 +185,7 @@ def link_through_children(
     joins neither and goes to review, as in bulk linkage of children.
     """
     scored: dict[tuple[str, str], Pair] = {}
-    Weighed = tuple[float, tuple[FieldLevel, ...], bool] | None
-    compared: dict[tuple[tuple[object, ...], tuple[object, ...]], Weighed] = {}
+    compared: dict[tuple[tuple[object, ...], tuple[object, ...]], Weighed | None] = {}
     for members in around:
         distinct: dict[tuple[str, tuple[object, ...]], str] = {}
         for m in members:

@@ -17,17 +17,9 @@ from hub.linkage.features import Features
 from hub.linkage.models import LinkBlockKey
 from hub.linkage.service import current_person
 from hub.people.models import AgencyRecord, Relationship
-from hub.vocab import RelationshipKind
+from hub.vocab import CARER_KINDS, RelationshipKind
 
 HOUSEHOLD_SYSTEM = "urn:early-help-hub:household"
-CARER_KINDS = frozenset(
-    {
-        RelationshipKind.PARENT_WITH_PR,
-        RelationshipKind.PARENT_WITHOUT_PR,
-        RelationshipKind.CARER_WITH_PR,
-        RelationshipKind.CARER_WITHOUT_PR,
-    }
-)
 
 
 def household_key(f: Features) -> str | None:

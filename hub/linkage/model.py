@@ -115,6 +115,11 @@ def current_model_path(data_dir: Path) -> Path | None:
     return path if path.exists() else None
 
 
+def probability(weight: float) -> float:
+    """A match weight (log2 of the odds) as the chance that the pair is one person."""
+    return float(1.0 / (1.0 + 2.0 ** (-weight)))
+
+
 @dataclass(frozen=True)
 class FieldScore:
     field: str
@@ -129,7 +134,7 @@ class PairScore:
 
     @property
     def probability(self) -> float:
-        return float(1.0 / (1.0 + 2.0 ** (-self.weight)))
+        return probability(self.weight)
 
     def level(self, field: str) -> str | None:
         return next((f.level for f in self.fields if f.field == field), None)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,19 +28,10 @@ from hub.errors import HubError
 from hub.linkage.bulk import Thresholds
 from hub.linkage.county import AroundDecision, decide_around_a_child, prior_of
 from hub.linkage.features import Features, features
-from hub.linkage.model import Scorer
+from hub.linkage.model import Scorer, probability
 from hub.linkage.service import link_made, source_record
 from hub.people.models import AgencyRecord, Relationship
-from hub.vocab import LinkMethod, LinkOutcome, PersonKind, RelationshipKind, ReviewStatus
-
-CARER_KINDS = frozenset(
-    {
-        RelationshipKind.PARENT_WITH_PR,
-        RelationshipKind.PARENT_WITHOUT_PR,
-        RelationshipKind.CARER_WITH_PR,
-        RelationshipKind.CARER_WITHOUT_PR,
-    }
-)
+from hub.vocab import CARER_KINDS, LinkMethod, LinkOutcome, PersonKind, ReviewStatus
 
 
 def fields_json(decision: AroundDecision) -> str:
@@ -49,7 +41,7 @@ def fields_json(decision: AroundDecision) -> str:
 
 
 def confidence(decision: AroundDecision) -> float:
-    return float(1.0 / (1.0 + 2.0 ** (-decision.weight)))
+    return probability(decision.weight)
 
 
 def known_by_name_alone(kind: str, f: Features) -> bool:
@@ -101,9 +93,8 @@ class Placing:
             return []
         alone = dict(self.fresh)
         earlier = {adult for _, adult in self.wanted} - set(self.batch)
-        for person_id, records in _records_of(session, cipher, earlier, new_only=True).items():
-            if len(records) == 1 and known_by_name_alone(PersonKind.ADULT, records[0]):
-                alone[person_id] = (records[0].record_id, records[0])
+        for person_id, f in _alone(session, cipher, earlier).items():
+            alone[person_id] = (f.record_id, f)
         wanted = [(child, adult) for child, adult in self.wanted if adult in alone]
         if not wanted:
             return []
@@ -143,25 +134,39 @@ class Placing:
 
 
 def _records_of(
-    session: Session, cipher: FieldCipher, people: set[str], *, new_only: bool = False
+    session: Session, cipher: FieldCipher, people: set[str]
 ) -> dict[str, list[Features]]:
-    """Adults' records by person; with ``new_only``, people holding any other record are left
-    out (their records were linked by identifier, model or review: not by name alone)."""
+    """Adults' records by person, as the model reads them."""
     found: dict[str, list[Features]] = defaultdict(list)
-    linked: set[str] = set()
     for chunk in in_chunks(people):
-        rows = session.execute(
-            select(AgencyRecord)
-            .where(AgencyRecord.person_id.in_(chunk), AgencyRecord.kind == PersonKind.ADULT)
-            .options(selectinload(AgencyRecord.agency), selectinload(AgencyRecord.identifiers))
-        ).scalars()
-        for record in rows:
-            if new_only and record.link_method != LinkMethod.NEW:
-                linked.add(record.person_id)
+        for record in _adults_records(session, chunk):
             found[record.person_id].append(features(source_record(cipher, record)))
-    for person_id in linked:
-        del found[person_id]
     return found
+
+
+def _alone(session: Session, cipher: FieldCipher, people: set[str]) -> dict[str, Features]:
+    """The people who are one record written by name alone and joined to nobody since; only
+    their records are decrypted."""
+    found: dict[str, Features] = {}
+    for chunk in in_chunks(people):
+        held: dict[str, list[AgencyRecord]] = defaultdict(list)
+        for record in _adults_records(session, chunk):
+            held[record.person_id].append(record)
+        for person_id, (*more, record) in held.items():
+            if more or record.link_method != LinkMethod.NEW:
+                continue
+            f = features(source_record(cipher, record))
+            if known_by_name_alone(PersonKind.ADULT, f):
+                found[person_id] = f
+    return found
+
+
+def _adults_records(session: Session, people: Sequence[str]) -> Iterable[AgencyRecord]:
+    return session.execute(
+        select(AgencyRecord)
+        .where(AgencyRecord.person_id.in_(people), AgencyRecord.kind == PersonKind.ADULT)
+        .options(selectinload(AgencyRecord.agency), selectinload(AgencyRecord.identifiers))
+    ).scalars()
 
 
 def apply(

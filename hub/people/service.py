@@ -12,7 +12,7 @@ name fits many people); the batch places them among the carers of the child it t
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -263,6 +263,30 @@ class _LinkIndex:
         return None
 
 
+def source_of(
+    payload: RecordIn,
+    *,
+    record_id: str,
+    agency: str,
+    identifiers: Mapping[str, str],
+    postcode: str | None,
+) -> SourceRecord:
+    """A record as linkage reads it: the same for a live write and for a county linked in bulk."""
+    return SourceRecord(
+        record_id=record_id,
+        agency=agency,
+        nhs_number=identifiers.get(NHS_NUMBER_SYSTEM),
+        upn=identifiers.get(UPN_SYSTEM),
+        given_name=payload.given_name,
+        family_name=payload.family_name,
+        birth_date=payload.birth_date,
+        sex=payload.sex,
+        address=payload.address,
+        postcode=postcode,
+        kind=str(payload.kind),
+    )
+
+
 def _postcode_of(payload: RecordIn) -> str | None:
     if payload.postcode is None:
         return None
@@ -508,17 +532,11 @@ def _plan(crypto: Crypto, agency: Agency, item: RecordUpsert, existing: Any) -> 
     if existing is not None and existing.kind != payload.kind:
         raise BadRequest("A record cannot change between child and adult.", code="kind-changed")
     record_id = existing.id if existing is not None else new_id()
-    by_system = {i.system: i.value for i in identifiers}
-    incoming = SourceRecord(
+    incoming = source_of(
+        payload,
         record_id=record_id,
         agency=agency.code,
-        nhs_number=by_system.get(NHS_NUMBER_SYSTEM),
-        upn=by_system.get(UPN_SYSTEM),
-        given_name=payload.given_name,
-        family_name=payload.family_name,
-        birth_date=payload.birth_date,
-        sex=payload.sex,
-        address=payload.address,
+        identifiers={i.system: i.value for i in identifiers},
         postcode=postcode,
     )
     return _Plan(

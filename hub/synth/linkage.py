@@ -15,20 +15,11 @@ from datetime import date
 from pathlib import Path
 from typing import Final
 
-from hub.identifiers import NHS_NUMBER_SYSTEM, UPN_SYSTEM
 from hub.linkage.records import SourceRecord
-from hub.vocab import PersonKind, RelationshipKind
+from hub.vocab import CARER_KINDS, PersonKind
 
 AS_OF: Final = date(2026, 9, 1)  # fixed, so a county is the same whichever day it is made
 CACHE_FORMAT: Final = 3
-CARER_KINDS: Final = frozenset(
-    {
-        RelationshipKind.PARENT_WITH_PR,
-        RelationshipKind.PARENT_WITHOUT_PR,
-        RelationshipKind.CARER_WITH_PR,
-        RelationshipKind.CARER_WITHOUT_PR,
-    }
-)
 
 
 @dataclass
@@ -64,6 +55,7 @@ def read_records(folder: Path) -> tuple[list[SourceRecord], int]:
     from adapters.base import Quarantined, RecordOp
     from adapters.run import DEFAULT_AGENCIES
     from adapters.school_ctf import SchoolCtfAdapter
+    from hub.people.service import source_of
 
     records: dict[str, SourceRecord] = {}  # a later row of the same local id updates it
     cares: dict[str, set[str]] = {}  # adult's record id -> children's record ids
@@ -86,18 +78,8 @@ def read_records(folder: Path) -> tuple[list[SourceRecord], int]:
             for tie in payload.relationships:
                 if tie.kind in CARER_KINDS:
                     cares.setdefault(record_id(agency, tie.record), set()).add(rid)
-            records[rid] = SourceRecord(
-                record_id=rid,
-                agency=agency,
-                nhs_number=ids.get(NHS_NUMBER_SYSTEM),
-                upn=ids.get(UPN_SYSTEM),
-                given_name=payload.given_name,
-                family_name=payload.family_name,
-                birth_date=payload.birth_date,
-                sex=payload.sex,
-                address=payload.address,
-                postcode=payload.postcode,
-                kind=str(payload.kind),
+            records[rid] = source_of(
+                payload, record_id=rid, agency=agency, identifiers=ids, postcode=payload.postcode
             )
     for rid, children in cares.items():
         held = records.get(rid)
