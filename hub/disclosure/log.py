@@ -13,7 +13,7 @@ import hashlib
 import json
 import re
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
-from hub.db.base import new_id, utcnow
+from hub.db.base import new_ids, utcnow
 from hub.disclosure import checkpoint, merkle
 from hub.disclosure.models import LogCheckpoint, LogEntry, LogFacet, LogHead, LogNode
 from hub.vocab import LogEvent
@@ -50,19 +50,25 @@ def canonical(entry: dict[str, Any]) -> bytes:
     several times faster; anything else (floats above all) goes through rfc8785 itself.
     """
     if _plain(entry):
-        return json.dumps(entry, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+        return _stdlib_canonical(entry)
     return rfc8785.dumps(entry)
+
+
+def _stdlib_canonical(entry: dict[str, Any]) -> bytes:
+    return json.dumps(entry, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 _SAFE_INT = 2**53
 
 
-def check_encodable(body: dict[str, Any]) -> None:
-    """Raise as canonical() would for a body that cannot be encoded, without encoding one
-    that certainly can (the plain values the standard library encodes): on the request path
-    the entry is encoded once, when its batch is built."""
-    if not _plain(body):
-        rfc8785.dumps(body)
+def checked(pending: Pending) -> Pending:
+    """The entry, refused now if its body cannot be encoded, and marked ``plain`` when the
+    standard library's encoding is its canonical form: a writer checks on the request's own
+    thread, so the batch it builds later, one entry after another, need not look again."""
+    if _plain(pending.body):
+        return replace(pending, plain=True)
+    rfc8785.dumps(pending.body)
+    return pending
 
 
 def _plain(value: Any) -> bool:
@@ -109,6 +115,8 @@ class Pending:
     subject: str | None = None
     agency: str | None = None
     outcome: str | None = None
+    plain: bool = False
+    """Set by checked(): the body holds only values the standard library encodes canonically."""
 
 
 def append(
@@ -159,10 +167,31 @@ class Built:
 
 def build_batch(size: int, chained: str, frontier: list[bytes], batch: Sequence[Pending]) -> Built:
     """Number, encode and hash a batch after the head (size, chain hash, frontier)."""
-    built = Built([], [], [], [], size, chained, "")
+    builder = BatchBuilder(size, chained, frontier, len(batch))
     for pending in batch:
-        now = utcnow()
-        entry_id = new_id()
+        builder.add(pending)
+    return builder.finish()
+
+
+class BatchBuilder:
+    """Numbers, encodes and hashes entries one at a time after a head, so that a log writer
+    can build its batch while the batch is still gathering."""
+
+    def __init__(self, size: int, chained: str, frontier: list[bytes], expect: int = 16) -> None:
+        self._built = Built([], [], [], [], size, chained, "")
+        self._frontier = frontier
+        self._ids: list[str] = []
+        self._expect = max(expect, 1)
+
+    def __len__(self) -> int:
+        return len(self._built.entries)
+
+    def add(self, pending: Pending) -> None:
+        built = self._built
+        size, now = built.size, utcnow()
+        if not self._ids:
+            self._ids = new_ids(self._expect)
+        entry_id = self._ids.pop()
         entry: dict[str, Any] = {
             "v": ENTRY_VERSION,
             "seq": size,
@@ -174,10 +203,10 @@ def build_batch(size: int, chained: str, frontier: list[bytes], batch: Sequence[
             "outcome": pending.outcome,
             **pending.body,
         }
-        data = canonical(entry)
+        data = _stdlib_canonical(entry) if pending.plain else canonical(entry)
         leaf = hashlib.sha256(b"\x00" + data).digest()
-        chained = chain_hash(chained, leaf.hex())
-        frontier, completed = extend_frontier(frontier, size, leaf)
+        chained = chain_hash(built.chain_hash, leaf.hex())
+        self._frontier, completed = extend_frontier(self._frontier, size, leaf)
         built.nodes.extend({"level": lv, "index": ix, "hash": h.hex()} for lv, ix, h in completed)
         built.entries.append(
             {
@@ -195,10 +224,11 @@ def build_batch(size: int, chained: str, frontier: list[bytes], batch: Sequence[
         )
         built.facets.append({"seq": size, **facets_of(entry)})
         built.receipts.append(Receipt(size, entry_id, leaf.hex(), chained))
-        size += 1
-    built.size, built.chain_hash = size, chained
-    built.frontier = ",".join(h.hex() for h in frontier)
-    return built
+        built.size, built.chain_hash = size + 1, chained
+
+    def finish(self) -> Built:
+        self._built.frontier = ",".join(h.hex() for h in self._frontier)
+        return self._built
 
 
 _HEAD = "SELECT size, chain_hash, frontier FROM disclosure_log_head WHERE id = 1"
@@ -293,30 +323,38 @@ FAST_TRIES = 2
 
 
 def append_and_commit_pg(
-    connection: Any, batch: Sequence[Pending], head: Head | None = None
+    connection: Any,
+    batch: Sequence[Pending],
+    head: Head | None = None,
+    built: Built | None = None,
 ) -> tuple[list[Receipt], Head]:
     """PostgreSQL: append a batch and commit; returns the receipts and the head left behind.
 
-    The batch is built before the database is touched, on the head the caller left, and
-    written by one statement in its own transaction: the head moves only if it is still
-    where the caller left it, and the entries go in only if it moved. One round trip; the
-    head row is locked only while that statement commits. If another worker appended in
-    between, nothing is written and the statement hands back the head as it now is (it
-    rewrites the head row with its own values to read the newest version), and the batch
-    is built again on it. After FAST_TRIES such races the head is locked first, so a busy
-    rival cannot keep a writer waiting for ever.
+    The batch is built before the database is touched, on the head the caller left (or
+    comes ``built`` on it already), and written by one statement in its own transaction:
+    the head moves only if it is still where the caller left it, and the entries go in only
+    if it moved. One round trip; the head row is locked only while that statement commits.
+    If another worker appended in between, nothing is written and the statement hands back
+    the head as it now is (it rewrites the head row with its own values to read the newest
+    version), and the batch is built again on it. After FAST_TRIES such races the head is
+    locked first, so a busy rival cannot keep a writer waiting for ever.
+
+    A head the caller expects another of its own statements to leave works the same way:
+    this statement waits for that one's row lock, then moves the head only if that one
+    committed where it was expected to.
     """
     if not connection.autocommit:
         raise ValueError("the log writer's connection must be in autocommit mode")
     for _ in range(FAST_TRIES if head is not None else 0):
         assert head is not None
-        built = build_batch(head.size, head.chain_hash, parse_frontier(head.frontier), batch)
+        if built is None:
+            built = build_batch(head.size, head.chain_hash, parse_frontier(head.frontier), batch)
         with connection.cursor() as cursor:  # one statement: its own transaction
             cursor.execute(_PG_APPEND, _columns(built, head))
             appended, size, chained, frontier = cursor.fetchone()
         if appended:
             return built.receipts, Head(built.size, built.chain_hash, built.frontier)
-        head = Head(size, chained, frontier)
+        head, built = Head(size, chained, frontier), None
     with connection.transaction(), connection.pipeline(), connection.cursor() as cursor:
         cursor.execute(_PG_HEAD)
         size, chained, frontier = cursor.fetchone()

@@ -28,10 +28,23 @@ from hub.logging import log as app_log
 GATHER_SECONDS = 0.001
 
 
+def _closed_gate() -> threading.Lock:
+    gate = threading.Lock()
+    gate.acquire()
+    return gate
+
+
 @dataclass
 class _Waiter:
+    """A request waiting for its entry to be committed.
+
+    It waits on a lock held for it and released once, rather than on an Event: waking a
+    thread from an Event hands it the Event's lock as well, a second switch per request,
+    and a batch wakes every request in it at once.
+    """
+
     pending: log.Pending
-    wake: threading.Event = field(default_factory=threading.Event)
+    gate: threading.Lock = field(default_factory=_closed_gate)
     lead: bool = False
     done: bool = False
     receipt: log.Receipt | None = None
@@ -71,16 +84,16 @@ class LogWriter:
 
     def record(self, pending: log.Pending) -> log.Receipt:
         """Append one entry and return its receipt once the entry is committed."""
-        log.check_encodable(pending.body)  # refused before it can fail a whole batch
-        waiter = _Waiter(pending)
+        waiter = _Waiter(log.checked(pending))
         with self._lock:
             self._queue.append(waiter)
-            self._arrived.notify()
+            if len(self._queue) >= self._expect:  # the leader waits for no fewer
+                self._arrived.notify()
             if not self._busy:
                 self._busy = True
                 waiter.lead = True
         if not waiter.lead:
-            waiter.wake.wait()
+            waiter.gate.acquire()
         if not waiter.done:  # promoted to lead the batch it heads
             self._write_batch()
         if waiter.error is not None:
@@ -89,17 +102,12 @@ class LogWriter:
         return waiter.receipt
 
     def _write_batch(self) -> None:
-        with self._lock:
-            # The requests just answered usually come straight back: give them a moment
-            # (at most GATHER_SECONDS) to join, so batches stay as large as the concurrency.
-            self._arrived.wait_for(lambda: len(self._queue) >= self._expect, GATHER_SECONDS)
-            batch = self._queue[: self._max_batch]
-            del self._queue[: self._max_batch]
+        batch, built = self._gather()
         size = 0
         try:
             pending = [w.pending for w in batch]
             if self._dialect in {"postgresql", "sqlite"}:
-                receipts = self._append_raw(pending)
+                receipts = self._append_raw(pending, built)
             else:
                 with self._sessions() as session:
                     receipts = log.append_many(session, pending)
@@ -115,16 +123,54 @@ class LogWriter:
             self._expect = min(len(batch) + len(self._queue), self._max_batch)
             if self._queue:
                 self._queue[0].lead = True
-                self._queue[0].wake.set()
+                self._queue[0].gate.release()  # it leads, and waits no more
             else:
                 self._busy = False
         for waiter in batch:
             waiter.done = True
-            waiter.wake.set()
+            if not waiter.lead:
+                waiter.gate.release()
         if size:
             self._maybe_sign(size)
 
-    def _append_raw(self, pending: list[log.Pending]) -> list[log.Receipt]:
+    def _gather(self) -> tuple[list[_Waiter], log.Built | None]:
+        """Take the next batch from the queue, building it on the way where the head is known.
+
+        The requests just answered usually come straight back: they are given a moment (at
+        most GATHER_SECONDS) to join, so batches stay as large as the concurrency. On
+        PostgreSQL each entry is numbered, encoded and hashed on the head this writer left
+        as soon as it arrives, so the batch is built by the time the last one is in.
+        """
+        head = self._head if self._dialect == "postgresql" else None
+        builder = None
+        if head is not None:
+            frontier = log.parse_frontier(head.frontier)
+            builder = log.BatchBuilder(head.size, head.chain_hash, frontier, self._expect)
+        deadline = time.monotonic() + GATHER_SECONDS
+        with self._lock:
+            while True:
+                if builder is not None and len(builder) < min(len(self._queue), self._max_batch):
+                    arrived = self._queue[len(builder) : self._max_batch]
+                    self._arrived.release()  # others may queue while these are encoded
+                    try:
+                        for waiter in arrived:
+                            builder.add(waiter.pending)
+                    except Exception:  # built again, and answered with the error, in the batch
+                        builder = None
+                    finally:
+                        self._arrived.acquire()
+                    continue
+                remaining = deadline - time.monotonic()
+                if len(self._queue) >= self._expect or remaining <= 0:
+                    break
+                self._arrived.wait(remaining)
+            batch = self._queue[: self._max_batch]
+            del self._queue[: self._max_batch]
+        return batch, builder.finish() if builder is not None else None
+
+    def _append_raw(
+        self, pending: list[log.Pending], built: log.Built | None = None
+    ) -> list[log.Receipt]:
         """A connection kept by the writer, driven without the ORM (see log.append_and_commit_*)."""
         assert self._engine is not None
         if self._raw is None:
@@ -134,7 +180,7 @@ class LogWriter:
         try:
             if self._dialect == "postgresql":
                 receipts, self._head = log.append_and_commit_pg(
-                    self._raw.driver_connection, pending, self._head
+                    self._raw.driver_connection, pending, self._head, built
                 )
                 return receipts
             return log.append_and_commit_sqlite(self._raw.driver_connection, pending)
