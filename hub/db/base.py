@@ -72,13 +72,22 @@ def new_id() -> str:
 
 
 def new_ids(count: int) -> list[str]:
-    """``count`` ids as new_id makes them, from one read of the system's random source.
+    """``count`` ids of the form new_id makes (random UUIDs, version 4), from one read of
+    the system's random source.
 
-    Each read releases the GIL; a log writer that read once per entry, with request threads
-    waiting for the GIL, lost it at every entry of its batch.
+    The log writer numbers a whole batch at once: each read releases the GIL, and building
+    uuid.UUID objects only to print them cost it more than hashing the entries.
     """
-    random = os.urandom(16 * count)
-    return [str(uuid.UUID(bytes=random[i : i + 16], version=4)) for i in range(0, len(random), 16)]
+    random = bytearray(os.urandom(16 * count))
+    for start in range(0, len(random), 16):
+        random[start + 6] = random[start + 6] & 0x0F | 0x40  # version 4
+        random[start + 8] = random[start + 8] & 0x3F | 0x80  # the RFC 4122 variant
+    digits = random.hex()
+    return [
+        f"{digits[i : i + 8]}-{digits[i + 8 : i + 12]}-{digits[i + 12 : i + 16]}-"
+        f"{digits[i + 16 : i + 20]}-{digits[i + 20 : i + 32]}"
+        for i in range(0, len(digits), 32)
+    ]
 
 
 def utcnow() -> datetime:

@@ -103,7 +103,11 @@ def chain_hash(previous: str, leaf: str) -> str:
 
 
 def format_time(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    """The entry's time as written in it: UTC, to the microsecond, with a Z (what
+    strftime("%Y-%m-%dT%H:%M:%S.%fZ") writes, at a third of the cost)."""
+    if moment.year < 1000:  # strftime does not pad the year; keep its form exactly
+        return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return moment.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 @dataclass(frozen=True)
@@ -166,69 +170,59 @@ class Built:
 
 
 def build_batch(size: int, chained: str, frontier: list[bytes], batch: Sequence[Pending]) -> Built:
-    """Number, encode and hash a batch after the head (size, chain hash, frontier)."""
-    builder = BatchBuilder(size, chained, frontier, len(batch))
-    for pending in batch:
-        builder.add(pending)
-    return builder.finish()
+    """Number, encode and hash a batch after the head (size, chain hash, frontier).
 
-
-class BatchBuilder:
-    """Numbers, encodes and hashes entries one at a time after a head, so that a log writer
-    can build its batch while the batch is still gathering."""
-
-    def __init__(self, size: int, chained: str, frontier: list[bytes], expect: int = 16) -> None:
-        self._built = Built([], [], [], [], size, chained, "")
-        self._frontier = frontier
-        self._ids: list[str] = []
-        self._expect = max(expect, 1)
-
-    def __len__(self) -> int:
-        return len(self._built.entries)
-
-    def add(self, pending: Pending) -> None:
-        built = self._built
-        size, now = built.size, utcnow()
-        if not self._ids:
-            self._ids = new_ids(self._expect)
-        entry_id = self._ids.pop()
+    On PostgreSQL the log writer's one thread runs this for every entry, so it is written
+    to do each piece of work once (one hex conversion of each hash, one clock read).
+    """
+    built = Built([], [], [], [], size, chained, "")
+    sha256 = hashlib.sha256
+    previous = bytes.fromhex(chained)
+    for pending, entry_id in zip(batch, new_ids(len(batch)), strict=True):
+        now = utcnow()
+        event = str(pending.event)
         entry: dict[str, Any] = {
             "v": ENTRY_VERSION,
             "seq": size,
             "id": entry_id,
             "time": format_time(now),
-            "event": str(pending.event),
+            "event": event,
             "subject": pending.subject,
             "agency": pending.agency,
             "outcome": pending.outcome,
             **pending.body,
         }
         data = _stdlib_canonical(entry) if pending.plain else canonical(entry)
-        leaf = hashlib.sha256(b"\x00" + data).digest()
-        chained = chain_hash(built.chain_hash, leaf.hex())
-        self._frontier, completed = extend_frontier(self._frontier, size, leaf)
-        built.nodes.extend({"level": lv, "index": ix, "hash": h.hex()} for lv, ix, h in completed)
+        leaf = sha256(b"\x00" + data).digest()
+        previous = sha256(previous + leaf).digest()
+        leaf_hex, chained = leaf.hex(), previous.hex()
+        frontier, completed = extend_frontier(frontier, size, leaf)
+        if completed:
+            built.nodes.extend(
+                {"level": lv, "index": ix, "hash": h.hex()} for lv, ix, h in completed
+            )
         built.entries.append(
             {
                 "seq": size,
                 "entry_id": entry_id,
                 "recorded_at": now,
-                "event": str(pending.event),
+                "event": event,
                 "subject": pending.subject,
                 "agency": pending.agency,
                 "outcome": pending.outcome,
                 "body": data.decode("utf-8"),
-                "leaf_hash": leaf.hex(),
+                "leaf_hash": leaf_hex,
                 "chain_hash": chained,
             }
         )
-        built.facets.append({"seq": size, **facets_of(entry)})
-        built.receipts.append(Receipt(size, entry_id, leaf.hex(), chained))
-        built.size, built.chain_hash = size + 1, chained
-
-    def finish(self) -> Built:
-        self._built.frontier = ",".join(h.hex() for h in self._frontier)
-        return self._built
+        facets = facets_of(entry)
+        facets["seq"] = size
+        built.facets.append(facets)
+        built.receipts.append(Receipt(size, entry_id, leaf_hex, chained))
+        size += 1
+    built.size, built.chain_hash = size, chained
+    built.frontier = ",".join(h.hex() for h in frontier)
+    return built
 
 
 _HEAD = "SELECT size, chain_hash, frontier FROM disclosure_log_head WHERE id = 1"
@@ -261,105 +255,91 @@ class Head:
 _PG_APPEND = """
 WITH moved AS (
     UPDATE disclosure_log_head SET
-        size = CASE WHEN size = %(was_size)b AND chain_hash = %(was_chain_hash)b
-            THEN %(size)b ELSE size END,
-        chain_hash = CASE WHEN size = %(was_size)b AND chain_hash = %(was_chain_hash)b
-            THEN %(chain_hash)b ELSE chain_hash END,
-        frontier = CASE WHEN size = %(was_size)b AND chain_hash = %(was_chain_hash)b
-            THEN %(frontier)b ELSE frontier END
+        size = CASE WHEN size = %(was_size)s::bigint AND chain_hash = %(was_chain_hash)s::text
+            THEN %(size)s::bigint ELSE size END,
+        chain_hash = CASE WHEN size = %(was_size)s::bigint AND chain_hash = %(was_chain_hash)s::text
+            THEN %(chain_hash)s::text ELSE chain_hash END,
+        frontier = CASE WHEN size = %(was_size)s::bigint AND chain_hash = %(was_chain_hash)s::text
+            THEN %(frontier)s::text ELSE frontier END
     WHERE id = 1
-    RETURNING size = %(size)b AND chain_hash = %(chain_hash)b AS appended,
+    RETURNING size = %(size)s::bigint AND chain_hash = %(chain_hash)s::text AS appended,
         size, chain_hash, frontier
+), batch AS (
+    SELECT * FROM json_to_recordset(%(entries)s::json) AS entry(seq bigint, entry_id text,
+        recorded_at timestamptz, event text, subject text, agency text, outcome text,
+        body text, leaf_hash text, chain_hash text, purpose text, legal_basis text,
+        practitioner text, needs_review boolean, review_of bigint, review_state text)
 ), entries AS (
     INSERT INTO disclosure_log (seq, entry_id, recorded_at, event, subject, agency, outcome,
         body, leaf_hash, chain_hash)
-    SELECT * FROM unnest(%(seq)b::bigint[], %(entry_id)b::text[],
-        %(recorded_at)b::timestamptz[], %(event)b::text[], %(subject)b::text[],
-        %(agency)b::text[], %(outcome)b::text[], %(body)b::text[], %(leaf_hash)b::text[],
-        %(chain)b::text[])
+    SELECT seq, entry_id, recorded_at, event, subject, agency, outcome, body, leaf_hash,
+        chain_hash FROM batch
     WHERE EXISTS (SELECT FROM moved WHERE appended)
 ), facets AS (
     INSERT INTO disclosure_log_facet (seq, purpose, legal_basis, practitioner, needs_review,
         review_of, review_state)
-    SELECT * FROM unnest(%(seq)b::bigint[], %(purpose)b::text[], %(legal_basis)b::text[],
-        %(practitioner)b::text[], %(needs_review)b::boolean[], %(review_of)b::bigint[],
-        %(review_state)b::text[])
+    SELECT seq, purpose, legal_basis, practitioner, needs_review, review_of, review_state
+        FROM batch
     WHERE EXISTS (SELECT FROM moved WHERE appended)
 ), nodes AS (
     INSERT INTO disclosure_log_node (level, "index", hash)
-    SELECT * FROM unnest(%(node_level)b::smallint[], %(node_index)b::bigint[],
-        %(node_hash)b::text[])
+    SELECT * FROM json_to_recordset(%(nodes)s::json) AS node(level smallint, "index" bigint,
+        hash text)
     WHERE EXISTS (SELECT FROM moved WHERE appended)
 )
 SELECT appended, size, chain_hash, frontier FROM moved
 """
+"""Append a batch built on the head (was_size, was_chain_hash), in one statement and so one
+transaction: the head moves only if it is still there, and the entries go in only if it
+moved. Either way the head row is rewritten (with its own values when it had moved) and so
+read at its newest: a statement sent after another one's waits for that one's lock and sees
+what it left. The batch travels as JSON text, one parameter for the entries and one for the
+tree nodes, so that the same statement serves psycopg and libpq's pipeline alike."""
+
+_APPEND_PARAMETERS = (
+    "entries", "nodes", "size", "chain_hash", "frontier", "was_size", "was_chain_hash"
+)  # fmt: skip
+PG_APPEND_NUMBERED = re.sub(
+    r"%\((\w+)\)s", lambda m: f"${_APPEND_PARAMETERS.index(m[1]) + 1}", _PG_APPEND
+)
+"""The same statement with libpq's numbered parameters, to prepare on a raw connection."""
 
 
-def _columns(built: Built, was: Head) -> dict[str, Any]:
-    """The batch as one array per column, for the single-statement append."""
-    entries, facets, nodes = built.entries, built.facets, built.nodes
-    params: dict[str, Any] = {
-        "size": built.size,
+def append_parameters(built: Built, was: Head) -> dict[str, str]:
+    """The batch as the append statement's text parameters (see _PG_APPEND)."""
+    rows = [
+        {**entry, **facet, "recorded_at": format_time(entry["recorded_at"])}
+        for entry, facet in zip(built.entries, built.facets, strict=True)
+    ]
+    return {
+        "entries": json.dumps(rows, ensure_ascii=False, separators=(",", ":")),
+        "nodes": json.dumps(built.nodes, separators=(",", ":")),
+        "size": str(built.size),
         "chain_hash": built.chain_hash,
         "frontier": built.frontier,
-        "was_size": was.size,
+        "was_size": str(was.size),
         "was_chain_hash": was.chain_hash,
-        "chain": [e["chain_hash"] for e in entries],
-        "node_level": [n["level"] for n in nodes],
-        "node_index": [n["index"] for n in nodes],
-        "node_hash": [n["hash"] for n in nodes],
     }
-    for column in ("seq", "entry_id", "recorded_at", "event", "subject", "agency", "outcome",
-                   "body", "leaf_hash"):  # fmt: skip
-        params[column] = [e[column] for e in entries]
-    for column in ("purpose", "legal_basis", "practitioner", "needs_review", "review_of",
-                   "review_state"):  # fmt: skip
-        params[column] = [f[column] for f in facets]
-    return params
 
 
-FAST_TRIES = 2
-"""Appends tried on a head that may have moved, before taking the head lock to build on."""
+def numbered_parameters(parameters: dict[str, str]) -> list[bytes]:
+    """append_parameters in PG_APPEND_NUMBERED's order, as libpq text parameters."""
+    return [parameters[name].encode() for name in _APPEND_PARAMETERS]
 
 
-def append_and_commit_pg(
-    connection: Any,
-    batch: Sequence[Pending],
-    head: Head | None = None,
-    built: Built | None = None,
-) -> tuple[list[Receipt], Head]:
-    """PostgreSQL: append a batch and commit; returns the receipts and the head left behind.
+def append_locked_pg(connection: Any, batch: Sequence[Pending]) -> tuple[list[Receipt], Head]:
+    """PostgreSQL: lock the head, build the batch on it, append and commit.
 
-    The batch is built before the database is touched, on the head the caller left (or
-    comes ``built`` on it already), and written by one statement in its own transaction:
-    the head moves only if it is still where the caller left it, and the entries go in only
-    if it moved. One round trip; the head row is locked only while that statement commits.
-    If another worker appended in between, nothing is written and the statement hands back
-    the head as it now is (it rewrites the head row with its own values to read the newest
-    version), and the batch is built again on it. After FAST_TRIES such races the head is
-    locked first, so a busy rival cannot keep a writer waiting for ever.
-
-    A head the caller expects another of its own statements to leave works the same way:
-    this statement waits for that one's row lock, then moves the head only if that one
-    committed where it was expected to.
+    The writer's pipeline builds batches on the head it expects and lets the statement
+    check it; when another worker keeps moving the head first, a batch comes here instead,
+    so that no busy rival can keep it waiting for ever.
     """
-    if not connection.autocommit:
-        raise ValueError("the log writer's connection must be in autocommit mode")
-    for _ in range(FAST_TRIES if head is not None else 0):
-        assert head is not None
-        if built is None:
-            built = build_batch(head.size, head.chain_hash, parse_frontier(head.frontier), batch)
-        with connection.cursor() as cursor:  # one statement: its own transaction
-            cursor.execute(_PG_APPEND, _columns(built, head))
-            appended, size, chained, frontier = cursor.fetchone()
-        if appended:
-            return built.receipts, Head(built.size, built.chain_hash, built.frontier)
-        head, built = Head(size, chained, frontier), None
     with connection.transaction(), connection.pipeline(), connection.cursor() as cursor:
         cursor.execute(_PG_HEAD)
         size, chained, frontier = cursor.fetchone()
+        head = Head(size, chained, frontier)
         built = build_batch(size, chained, parse_frontier(frontier), batch)
-        cursor.execute(_PG_APPEND, _columns(built, Head(size, chained, frontier)))
+        cursor.execute(_PG_APPEND, append_parameters(built, head))
     return built.receipts, Head(built.size, built.chain_hash, built.frontier)
 
 

@@ -1,14 +1,13 @@
 """Group commit for the disclosure log: many requests' entries, one transaction, one fsync.
 
-Leader/follower, in process. A request hands its entry to the writer and waits. If no batch
-is being written, it becomes the leader: it takes every entry queued so far, appends them
-under one turn of the head lock, commits once, and only then wakes each waiter with its
-receipt (or the error). Entries that arrived while it was committing form the next batch,
-led by the first of them. No request is ever answered before its entry is committed.
-Across worker processes the head row serialises the batches, so there is still one gapless
-chain: on PostgreSQL the writer builds each batch on the head it left and moves the head
-only if no one else has (one statement, one round trip), falling back to SELECT ... FOR
-UPDATE when someone has; on SQLite BEGIN IMMEDIATE takes the turn.
+A request hands its entry to the writer and waits; it is answered only once the batch that
+carries its entry has committed. On PostgreSQL the writer's own thread sends the batches,
+two in flight on one connection (see pg_pipeline). Elsewhere it is leader/follower, in
+process: if no batch is being written, the request becomes the leader, takes every entry
+queued so far, appends them under one turn of the head lock (on SQLite BEGIN IMMEDIATE
+takes the turn), commits once, and then wakes each waiter with its receipt (or the error).
+Entries that arrived while it was committing form the next batch, led by the first of them.
+Across worker processes the head row serialises the batches, so there is one gapless chain.
 """
 
 from __future__ import annotations
@@ -23,6 +22,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from hub.disclosure import log, tree
+from hub.disclosure.pg_pipeline import PgPipeline
 from hub.logging import log as app_log
 
 GATHER_SECONDS = 0.001
@@ -35,7 +35,7 @@ def _closed_gate() -> threading.Lock:
 
 
 @dataclass
-class _Waiter:
+class Waiter:
     """A request waiting for its entry to be committed.
 
     It waits on a lock held for it and released once, rather than on an Event: waking a
@@ -65,8 +65,12 @@ class LogWriter:
         self._sessions = sessions
         self._engine = engine
         self._dialect = engine.dialect.name if engine is not None else None
+        self._pipeline: PgPipeline | None = None
+        if engine is not None and self._dialect == "postgresql":
+            self._pipeline = PgPipeline(
+                engine, max_batch=max_batch, driver_error=self._driver_error
+            )
         self._raw: Any = None
-        self._head: log.Head | None = None
         self._signer = signer
         self._max_batch = max_batch
         self._every = checkpoint_every
@@ -74,17 +78,34 @@ class LogWriter:
         self._lock = threading.Lock()
         self._arrived = threading.Condition(self._lock)
         self._expect = 1
-        self._queue: list[_Waiter] = []
+        self._queue: list[Waiter] = []
         self._busy = False
         self._signed_size: int | None = None
         self._signed_at = 0.0
         self._signing = threading.Lock()
-        self.batches = 0
+        self._led = 0
+
+    @property
+    def batches(self) -> int:
         """How many commits the writer has made; with the entry count, shows the batching."""
+        return self._led + (self._pipeline.batches if self._pipeline is not None else 0)
 
     def record(self, pending: log.Pending) -> log.Receipt:
         """Append one entry and return its receipt once the entry is committed."""
-        waiter = _Waiter(log.checked(pending))
+        waiter = Waiter(log.checked(pending))  # refused before it can fail a whole batch
+        if self._pipeline is not None:
+            self._pipeline.submit(waiter)
+            waiter.gate.acquire()
+        else:
+            self._lead_or_follow(waiter)
+        if waiter.error is not None:
+            raise waiter.error
+        assert waiter.receipt is not None
+        if self._pipeline is not None:
+            self._maybe_sign(waiter.receipt.index + 1)
+        return waiter.receipt
+
+    def _lead_or_follow(self, waiter: Waiter) -> None:
         with self._lock:
             self._queue.append(waiter)
             if len(self._queue) >= self._expect:  # the leader waits for no fewer
@@ -96,18 +117,19 @@ class LogWriter:
             waiter.gate.acquire()
         if not waiter.done:  # promoted to lead the batch it heads
             self._write_batch()
-        if waiter.error is not None:
-            raise waiter.error
-        assert waiter.receipt is not None
-        return waiter.receipt
 
     def _write_batch(self) -> None:
-        batch, built = self._gather()
+        with self._lock:
+            # The requests just answered usually come straight back: give them a moment
+            # (at most GATHER_SECONDS) to join, so batches stay as large as the concurrency.
+            self._arrived.wait_for(lambda: len(self._queue) >= self._expect, GATHER_SECONDS)
+            batch = self._queue[: self._max_batch]
+            del self._queue[: self._max_batch]
         size = 0
         try:
             pending = [w.pending for w in batch]
-            if self._dialect in {"postgresql", "sqlite"}:
-                receipts = self._append_raw(pending, built)
+            if self._dialect == "sqlite":
+                receipts = self._append_sqlite(pending)
             else:
                 with self._sessions() as session:
                     receipts = log.append_many(session, pending)
@@ -115,7 +137,7 @@ class LogWriter:
             for waiter, receipt in zip(batch, receipts, strict=True):
                 waiter.receipt = receipt
             size = receipts[-1].index + 1
-            self.batches += 1
+            self._led += 1
         except BaseException as exc:
             for waiter in batch:
                 waiter.error = exc
@@ -133,72 +155,35 @@ class LogWriter:
         if size:
             self._maybe_sign(size)
 
-    def _gather(self) -> tuple[list[_Waiter], log.Built | None]:
-        """Take the next batch from the queue, building it on the way where the head is known.
-
-        The requests just answered usually come straight back: they are given a moment (at
-        most GATHER_SECONDS) to join, so batches stay as large as the concurrency. On
-        PostgreSQL each entry is numbered, encoded and hashed on the head this writer left
-        as soon as it arrives, so the batch is built by the time the last one is in.
-        """
-        head = self._head if self._dialect == "postgresql" else None
-        builder = None
-        if head is not None:
-            frontier = log.parse_frontier(head.frontier)
-            builder = log.BatchBuilder(head.size, head.chain_hash, frontier, self._expect)
-        deadline = time.monotonic() + GATHER_SECONDS
-        with self._lock:
-            while True:
-                if builder is not None and len(builder) < min(len(self._queue), self._max_batch):
-                    arrived = self._queue[len(builder) : self._max_batch]
-                    self._arrived.release()  # others may queue while these are encoded
-                    try:
-                        for waiter in arrived:
-                            builder.add(waiter.pending)
-                    except Exception:  # built again, and answered with the error, in the batch
-                        builder = None
-                    finally:
-                        self._arrived.acquire()
-                    continue
-                remaining = deadline - time.monotonic()
-                if len(self._queue) >= self._expect or remaining <= 0:
-                    break
-                self._arrived.wait(remaining)
-            batch = self._queue[: self._max_batch]
-            del self._queue[: self._max_batch]
-        return batch, builder.finish() if builder is not None else None
-
-    def _append_raw(
-        self, pending: list[log.Pending], built: log.Built | None = None
-    ) -> list[log.Receipt]:
+    def _append_sqlite(self, pending: list[log.Pending]) -> list[log.Receipt]:
         """A connection kept by the writer, driven without the ORM (see log.append_and_commit_*)."""
         assert self._engine is not None
         if self._raw is None:
             self._raw = self._engine.raw_connection()
-            if self._dialect == "postgresql":
-                self._raw.driver_connection.autocommit = True
         try:
-            if self._dialect == "postgresql":
-                receipts, self._head = log.append_and_commit_pg(
-                    self._raw.driver_connection, pending, self._head, built
-                )
-                return receipts
             return log.append_and_commit_sqlite(self._raw.driver_connection, pending)
         except BaseException as exc:
-            self._head = None
             self._raw.invalidate()
             self._raw = None
-            dbapi = self._engine.dialect.loaded_dbapi
-            if isinstance(exc, dbapi.OperationalError | dbapi.InterfaceError):
-                # The driver's own error, in the form the rest of the hub (and the API's
-                # 503 handler) knows: the database went away or is locked.
-                raise OperationalError("append to the disclosure log", None, exc) from exc
-            raise
+            error = self._driver_error(exc)
+            if error is exc:
+                raise
+            raise error from exc
+
+    def _driver_error(self, exc: BaseException) -> BaseException:
+        """The driver's own error, in the form the rest of the hub (and the API's 503
+        handler) knows: the database went away or is locked."""
+        if self._engine is None:
+            return exc
+        dbapi = self._engine.dialect.loaded_dbapi
+        if isinstance(exc, dbapi.OperationalError | dbapi.InterfaceError):
+            return OperationalError("append to the disclosure log", None, exc)
+        return exc
 
     def close(self) -> None:
+        if self._pipeline is not None:
+            self._pipeline.close()
         if self._raw is not None:
-            if self._dialect == "postgresql":
-                self._raw.driver_connection.autocommit = False
             self._raw.close()
             self._raw = None
 

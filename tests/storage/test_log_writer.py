@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 
+import psycopg
 import pytest
 from sqlalchemy import select
 
@@ -110,3 +111,38 @@ def test_a_body_that_cannot_be_encoded_is_refused_alone(hub: Hub) -> None:
     receipt = hub.log.record(_pending(0, 0))
     with hub.sessions() as session:
         assert receipt.index == 0 and log.verify(session).ok
+
+
+def test_a_batch_the_database_refuses_fails_alone_and_the_next_is_built_again(hub: Hub) -> None:
+    """On PostgreSQL the next batch is sent before the one ahead of it has committed, built on
+    the head that one will leave. When the database refuses the one ahead, the next finds the
+    head elsewhere and is built again on it: its requests are answered, the chain stays whole."""
+    if hub.engine.dialect.name != "postgresql":
+        pytest.skip("needs HUB_TEST_DATABASE_URL (PostgreSQL)")
+    hub.log.record(_pending(0, 0))  # the writer now knows the head and pipelines
+    refused: list[BaseException] = []
+    receipts: list[log.Receipt] = []
+    seen = threading.Lock()
+
+    def run(n: int) -> None:
+        for i in range(30):
+            if n == 0 and i % 10 == 0:  # longer than the subject column: refused
+                too_long = log.Pending(LogEvent.DISCLOSURE_DECIDED, {"i": i}, subject="x" * 40)
+                with pytest.raises(psycopg.errors.DataError) as caught:
+                    hub.log.record(too_long)
+                refused.append(caught.value)
+                continue
+            receipt = hub.log.record(_pending(n, i))
+            with seen:
+                receipts.append(receipt)
+
+    threads = [threading.Thread(target=run, args=(n,)) for n in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert len(refused) == 3 and len(receipts) == 6 * 30 - 3
+    assert sorted(r.index for r in receipts) == list(range(1, len(receipts) + 1))
+    with hub.sessions() as session:
+        assert log.verify(session).ok
