@@ -101,12 +101,14 @@ class PgPipeline:
     def close(self) -> None:
         """Append what is queued, then stop the thread and close the connection."""
         with self._lock:
+            if self._closing:
+                return
             self._closing = True
             thread = self._thread
         os.eventfd_write(self._wake, 1)
         if thread is not None:
             thread.join(timeout=30)
-        if thread is None or not thread.is_alive():
+        if thread is None or not thread.is_alive():  # else it still owns both
             self._disconnect()
             os.close(self._wake)
 
@@ -189,12 +191,21 @@ class PgPipeline:
             receipts, self._head = log.append_locked_pg(
                 self._raw.driver_connection, [w.pending for w in waiters]
             )
+        except (errors.DataError, errors.IntegrityError) as refused:
+            if len(waiters) == 1:
+                _answer(waiters, error=refused)
+                return
+            receipts = None  # one entry the database will not take: each alone, below
         except BaseException:
             self._head = None
             raise
         finally:
             if pgconn.status == pq.ConnStatus.OK:
                 pgconn.enter_pipeline_mode()
+        if receipts is None:
+            for waiter in waiters:
+                self._locked([waiter])
+            return
         self.batches += 1
         _answer(waiters, receipts)
 
