@@ -18,8 +18,8 @@ it; requests only queue their entries and wait.
 from __future__ import annotations
 
 import contextlib
-import os
 import select
+import socket
 import threading
 from collections import deque
 from collections.abc import Callable
@@ -70,7 +70,11 @@ class PgPipeline:
         self._answered = 0
         """Requests answered since the last batch was sent: they are likely to come back."""
         self._closing = False
-        self._wake = os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)
+        # The thread sleeps in select() on its connection and on this pair: a socket pair
+        # rather than an eventfd or a pipe, so that select() takes it on every platform.
+        self._wake, self._waker = socket.socketpair()
+        self._wake.setblocking(False)
+        self._waker.setblocking(False)
         self._thread: threading.Thread | None = None
         self._raw: Any = None
         self._head: log.Head | None = None
@@ -96,7 +100,11 @@ class PgPipeline:
             if wake:
                 self._sleeping = False
         if wake:
-            os.eventfd_write(self._wake, 1)
+            self._wake_up()
+
+    def _wake_up(self) -> None:
+        with contextlib.suppress(BlockingIOError):  # full: a wake is already waiting
+            self._waker.send(b"\0")
 
     def close(self) -> None:
         """Append what is queued, then stop the thread and close the connection."""
@@ -105,12 +113,13 @@ class PgPipeline:
                 return
             self._closing = True
             thread = self._thread
-        os.eventfd_write(self._wake, 1)
+        self._wake_up()
         if thread is not None:
             thread.join(timeout=30)
         if thread is None or not thread.is_alive():  # else it still owns both
             self._disconnect()
-            os.close(self._wake)
+            self._wake.close()
+            self._waker.close()
 
     # The writer's thread ---------------------------------------------------------------------
 
@@ -219,7 +228,7 @@ class PgPipeline:
             self._sleeping = False
         if self._wake in ready:
             with contextlib.suppress(BlockingIOError):  # another wake took it already
-                os.eventfd_read(self._wake)
+                self._wake.recv(4096)
         if self._in_flight:
             self._receive()
 
