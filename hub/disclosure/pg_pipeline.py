@@ -236,13 +236,16 @@ class PgPipeline:
         """Take every result that has arrived; each batch ends at its sync point."""
         pgconn = self._connection()
         pgconn.consume_input()
+        ended = False
         while self._in_flight and not pgconn.is_busy():
             result = pgconn.get_result()
             batch = self._in_flight[0]
             if result is None:  # the end of the statement's results, or nothing more yet
-                if batch.result is None:
+                if batch.result is None or ended:
                     break
+                ended = True
                 continue
+            ended = False
             if result.status == pq.ExecStatus.PIPELINE_SYNC:
                 self._in_flight.popleft()
                 self._settle(batch)
