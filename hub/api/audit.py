@@ -114,10 +114,9 @@ def _subjects(hub: Hub, session: Session, child: str | None, identifier: str | N
             parsed = parse_identifier(identifier)
         except InvalidIdentifier as exc:
             raise BadRequest(str(exc), code=str(exc.code)) from None
-        person = resolve(session, hub.crypto.blind, parsed).person
-        if person is None:
+        child = resolve(session, hub.crypto.blind, parsed).person_id
+        if child is None:
             return ["-"]  # nobody: matches no entry
-        child = person.id
     if not child:
         return []
     merged = session.execute(select(Person.id).where(Person.merged_into_id == child)).scalars()

@@ -26,7 +26,6 @@ from hub.disclosure.flow import (
     OverrideRequest,
     who_else_is_involved,
 )
-from hub.involvements.models import Involvement
 from hub.involvements.schemas import (
     AgencyOut,
     InvolvementEnd,
@@ -36,6 +35,7 @@ from hub.involvements.schemas import (
     PractitionerOut,
 )
 from hub.involvements.service import end_involvement, upsert_involvement
+from hub.involvements.views import OpenInvolvement
 from hub.people.schemas import RecordIn, RecordOut
 from hub.people.service import upsert_record
 
@@ -252,7 +252,7 @@ def _respond(answer: InvolvementsAnswer) -> Any:
     )
 
 
-def _shown(involvement: Involvement, shielded: bool) -> InvolvementOut:
+def _shown(involvement: OpenInvolvement, shielded: bool) -> InvolvementOut:
     agency = involvement.agency
     if shielded:
         return InvolvementOut(

@@ -550,7 +550,7 @@ def subject_access_report(
     identifier: Annotated[str, Form()] = "",
 ) -> Response:
     try:
-        person = queries.find_child(session, hub, identifier)
+        person_id = queries.find_child(session, hub, identifier)
     except queries.ChildNotFound as exc:
         return render(
             request,
@@ -559,11 +559,11 @@ def subject_access_report(
             errors={"identifier": str(exc)},
             identifier=identifier,
         )
-    report = queries.subject_access(session, hub, person)
+    report = queries.subject_access(session, hub, person_id)
     append(
         session,
         event=LogEvent.SUBJECT_ACCESS_REPORTED,
-        subject=person.id,
+        subject=person_id,
         body={"requester": {"console_user": user.username, "role": user.role}},
     )
     session.commit()

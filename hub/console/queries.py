@@ -35,7 +35,7 @@ from hub.identifiers import (
     parse_identifier,
 )
 from hub.involvements.models import Involvement
-from hub.people.models import AgencyRecord, Person, RecordIdentifier, Relationship
+from hub.people.models import AgencyRecord, RecordIdentifier, Relationship
 from hub.people.resolve import resolve
 from hub.runtime import Hub
 from hub.vocab import ConsentStatus, LogEvent
@@ -155,12 +155,13 @@ def child_identifier(text: str) -> Identifier:
     return normalise(UPN_SYSTEM, text)
 
 
-def find_child(session: Session, hub: Hub, text: str) -> Person:
+def find_child(session: Session, hub: Hub, text: str) -> str:
+    """The pseudonymous id of the child the console user named."""
     try:
         identifier = child_identifier(text)
     except InvalidIdentifier as exc:
         raise ChildNotFound(str(exc)) from None
-    found = resolve(session, hub.crypto.blind, identifier).person
+    found = resolve(session, hub.crypto.blind, identifier).person_id
     if found is None:
         raise ChildNotFound("No child is known to the hub by that identifier.")
     return found
@@ -217,7 +218,7 @@ def _conditions(session: Session, hub: Hub, given: LogFilter) -> list[ColumnElem
     elif given.event == "reviews":
         where.append(LogEntry.event == str(LogEvent.REVIEW_RECORDED))
     if given.child:
-        where.append(LogEntry.subject == find_child(session, hub, given.child).id)
+        where.append(LogEntry.subject == find_child(session, hub, given.child))
     if given.agency:
         where.append(LogEntry.agency == given.agency)
     if given.outcome:
@@ -688,10 +689,10 @@ class SubjectAccessReport:
     family: list[FamilyMember] = field(default_factory=list)
 
 
-def subject_access(session: Session, hub: Hub, person: Person) -> SubjectAccessReport:
+def subject_access(session: Session, hub: Hub, person_id: str) -> SubjectAccessReport:
     records = []
     for record in session.execute(
-        select(AgencyRecord).where(AgencyRecord.person_id == person.id)
+        select(AgencyRecord).where(AgencyRecord.person_id == person_id)
     ).scalars():
         systems = [
             ident.system
@@ -703,31 +704,31 @@ def subject_access(session: Session, hub: Hub, person: Person) -> SubjectAccessR
     involvements = [
         (i.agency.name, i.service_name, i.start_date, i.end_date)
         for i in session.execute(
-            select(Involvement).where(Involvement.person_id == person.id)
+            select(Involvement).where(Involvement.person_id == person_id)
         ).scalars()
     ]
     names = _agency_names(session)
     consents = [
         _consent_summary(c, names)
         for c in session.execute(
-            select(ConsentRecord).where(ConsentRecord.person_id == person.id)
+            select(ConsentRecord).where(ConsentRecord.person_id == person_id)
         ).scalars()
     ]
     entries = session.execute(
         select(LogEntry, _review_verdict(session))
-        .where(LogEntry.subject == person.id)
+        .where(LogEntry.subject == person_id)
         .order_by(LogEntry.seq)
     ).all()
     rows = [_row(entry, review) for entry, review in entries]
     return SubjectAccessReport(
-        person_id=person.id,
-        identity=identity(session, hub, person.id),
+        person_id=person_id,
+        identity=identity(session, hub, person_id),
         records=records,
         involvements=involvements,
         consents=consents,
         disclosures=[r for r in rows if r.event == LogEvent.DISCLOSURE_DECIDED],
         other_entries=[r for r in rows if r.event != LogEvent.DISCLOSURE_DECIDED],
-        family=family(session, hub, person.id),
+        family=family(session, hub, person_id),
     )
 
 

@@ -32,10 +32,9 @@ from hub.decision.decide import (
 from hub.disclosure import log
 from hub.errors import BadRequest, HubError, Unauthenticated
 from hub.identifiers import Identifier, InvalidIdentifier, parse_identifier
-from hub.involvements.models import Involvement
 from hub.involvements.service import open_involvements
+from hub.involvements.views import OpenInvolvement
 from hub.people.linked import LinkedIdentifier, linked_identifiers
-from hub.people.models import Person
 from hub.people.resolve import NOBODY, resolve, resolve_id
 from hub.requesters import practitioner_named, purpose_named, role_named
 from hub.runtime import Hub
@@ -86,15 +85,11 @@ class InvolvementsAnswer:
     status: int
     receipt: log.Receipt
     decision: Decision
-    involvements: list[Involvement] = field(default_factory=list)
+    involvements: list[OpenInvolvement] = field(default_factory=list)
     error: HubError | None = None
-    person: Person | None = None
+    subject: str | None = None
+    """The child's pseudonymous id, when the answer is about a known child."""
     identifiers: list[LinkedIdentifier] = field(default_factory=list)
-
-    @property
-    def subject(self) -> str | None:
-        """The child's pseudonymous id, when the answer is about a known child."""
-        return self.person.id if self.person else None
 
 
 def who_else_is_involved(
@@ -172,22 +167,22 @@ def involvements_for(
         resolution = resolve_id(session, person_id or "")
     else:
         resolution = resolve(session, hub.crypto.blind, identifier)
-    person = resolution.person
+    child = resolution.person_id
 
     # 4. Decide: rules, then consent, then shielding.
     rules = hub.current_rules()
     now = utcnow()
     # An unknown child costs the same queries as a known one (against an id no one has), so
     # time does not tell them apart.
-    subject_id = person.id if person else NOBODY
+    subject_id = child or NOBODY
     involvements = open_involvements(session, subject_id, now.date())
     identifiers: list[LinkedIdentifier] = []
     if what == "patient":
-        if person is not None:
+        if child is not None:
             identifiers = linked_identifiers(
                 session,
                 hub.crypto.cipher,
-                person_id=person.id,
+                person_id=child,
                 open_involvements=involvements,
                 requester_agency=requester.agency_code,
             )
@@ -202,7 +197,7 @@ def involvements_for(
     decision = decide(
         requester=requester,
         purpose=purpose,
-        subject_known=person is not None,
+        subject_known=child is not None,
         items=items,
         consents=consents_for(session, subject_id),
         rules=rules,
@@ -217,7 +212,7 @@ def involvements_for(
         hub,
         session,
         decision,
-        subject=person.id if person else None,
+        subject=child,
         requester=requester_log,
         purpose=purpose,
         asked=asked,
@@ -234,7 +229,7 @@ def involvements_for(
             status=200,
             receipt=receipt,
             decision=decision,
-            person=person,
+            subject=child,
             identifiers=[i for i in identifiers if i.item_id in disclosed],
         )
     shown = set(decision.disclosed) | set(decision.shielded)
@@ -243,7 +238,7 @@ def involvements_for(
         receipt=receipt,
         decision=decision,
         involvements=[i for i in involvements if i.id in shown],
-        person=person,
+        subject=child,
     )
 
 

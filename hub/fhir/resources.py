@@ -16,7 +16,7 @@ from fhir.resources.R4B.patient import Patient
 from fhir.resources.R4B.resource import Resource
 
 from hub.identifiers import AGENCY_SYSTEM_PREFIX, NHS_NUMBER_SYSTEM
-from hub.involvements.models import Involvement
+from hub.involvements.views import OpenInvolvement
 from hub.people.linked import LinkedIdentifier
 
 SERVICE_SYSTEM = "urn:ehh:service"
@@ -52,7 +52,7 @@ def patient(person_id: str, identifiers: Sequence[LinkedIdentifier]) -> Patient:
     )
 
 
-def _organisation(involvement: Involvement) -> dict[str, Any]:
+def _organisation(involvement: OpenInvolvement) -> dict[str, Any]:
     agency = involvement.agency
     return {
         "type": "Organization",
@@ -61,14 +61,14 @@ def _organisation(involvement: Involvement) -> dict[str, Any]:
     }
 
 
-def _period(involvement: Involvement) -> dict[str, str]:
+def _period(involvement: OpenInvolvement) -> dict[str, str]:
     period = {"start": involvement.start_date.isoformat()}
     if involvement.end_date is not None:
         period["end"] = involvement.end_date.isoformat()
     return period
 
 
-def _service(involvement: Involvement) -> dict[str, Any]:
+def _service(involvement: OpenInvolvement) -> dict[str, Any]:
     return {
         "coding": [
             {
@@ -81,11 +81,13 @@ def _service(involvement: Involvement) -> dict[str, Any]:
     }
 
 
-def _contact(involvement: Involvement) -> str:
+def _contact(involvement: OpenInvolvement) -> str:
     return involvement.agency.contact or FRONT_DOOR
 
 
-def care_team(person_id: str, involvements: Sequence[Involvement], shielded: set[str]) -> CareTeam:
+def care_team(
+    person_id: str, involvements: Sequence[OpenInvolvement], shielded: set[str]
+) -> CareTeam:
     """The team around the child: one participant for each involvement disclosed."""
     contained: list[dict[str, Any]] = []
     participants: list[dict[str, Any]] = []
@@ -151,7 +153,7 @@ def care_team(person_id: str, involvements: Sequence[Involvement], shielded: set
     return CareTeam.model_validate(body)
 
 
-def episode_of_care(person_id: str, involvement: Involvement, shielded: bool) -> EpisodeOfCare:
+def episode_of_care(person_id: str, involvement: OpenInvolvement, shielded: bool) -> EpisodeOfCare:
     """One agency's work with the child; a shielded one says only that a service is involved."""
     patient_ref = {"reference": f"Patient/{person_id}", "type": "Patient"}
     if shielded:

@@ -63,8 +63,8 @@ def read_patient(
     answer = _answer(
         hub, session, _query(request, what="patient", scope=Scope.PATIENT_READ, person=resource_id)
     )
-    assert answer.person is not None
-    patient = resources.patient(answer.person.id, answer.identifiers)
+    assert answer.subject is not None
+    patient = resources.patient(answer.subject, answer.identifiers)
     return FhirResponse(resources.dump(patient), headers=_decision_header(answer))
 
 
@@ -82,8 +82,8 @@ def search_patient(request: Request, hub: HubDep, session: SessionDep) -> Respon
             identifier=params.get("identifier"),
         ),
     )
-    assert answer.person is not None
-    found = [resources.patient(answer.person.id, answer.identifiers)]
+    assert answer.subject is not None
+    found = [resources.patient(answer.subject, answer.identifiers)]
     return _bundle(request, "Patient", params, found, count, offset, answer)
 
 
@@ -93,8 +93,8 @@ def search_care_team(request: Request, hub: HubDep, session: SessionDep) -> Resp
     params = _search_params(request, allowed=frozenset({"patient", "patient.identifier"}))
     count, offset = _paging(params)
     answer = _answer(hub, session, _patient_query(request, params, scope=Scope.INVOLVEMENTS_READ))
-    assert answer.person is not None
-    team = resources.care_team(answer.person.id, answer.involvements, set(answer.decision.shielded))
+    assert answer.subject is not None
+    team = resources.care_team(answer.subject, answer.involvements, set(answer.decision.shielded))
     return _bundle(request, "CareTeam", params, [team], count, offset, answer)
 
 
@@ -104,11 +104,10 @@ def search_episodes(request: Request, hub: HubDep, session: SessionDep) -> Respo
     params = _search_params(request, allowed=frozenset({"patient", "patient.identifier"}))
     count, offset = _paging(params)
     answer = _answer(hub, session, _patient_query(request, params, scope=Scope.EPISODES_READ))
-    assert answer.person is not None
+    assert answer.subject is not None
     shielded = set(answer.decision.shielded)
     episodes = [
-        resources.episode_of_care(answer.person.id, i, i.id in shielded)
-        for i in answer.involvements
+        resources.episode_of_care(answer.subject, i, i.id in shielded) for i in answer.involvements
     ]
     return _bundle(request, "EpisodeOfCare", params, episodes, count, offset, answer)
 

@@ -16,6 +16,7 @@ from hub.db.base import bulk_insert, new_id, utcnow
 from hub.errors import BadRequest, HubError, NotFound
 from hub.involvements.models import Involvement
 from hub.involvements.schemas import InvolvementIn, PractitionerIn
+from hub.involvements.views import AgencyView, OpenInvolvement, PractitionerView
 from hub.notify.events import involvements_started
 from hub.people.models import AgencyRecord
 from hub.people.service import record_not_found
@@ -205,7 +206,27 @@ def end_involvement(
 
 
 _OPEN_INVOLVEMENTS = (
-    select(Involvement)
+    select(
+        Involvement.id,
+        Involvement.service,
+        Involvement.service_name,
+        Involvement.tier,
+        Involvement.level_of_need,
+        Involvement.lead_professional,
+        Involvement.sensitivity,
+        Involvement.start_date,
+        Involvement.end_date,
+        Agency.code,
+        Agency.name,
+        Agency.kind,
+        Agency.contact,
+        Practitioner.name,
+        Practitioner.role,
+        Practitioner.email,
+        Practitioner.phone,
+    )
+    .join(Agency, Agency.id == Involvement.agency_id)
+    .outerjoin(Practitioner, Practitioner.id == Involvement.practitioner_id)
     .where(
         Involvement.person_id == bindparam("person_id"),
         Involvement.start_date <= bindparam("on"),
@@ -216,6 +237,24 @@ _OPEN_INVOLVEMENTS = (
 """Built once: on the decision path, building the statement cost as much as running it."""
 
 
-def open_involvements(session: Session, person_id: str, on: date) -> list[Involvement]:
-    rows = session.execute(_OPEN_INVOLVEMENTS, {"person_id": person_id, "on": on})
-    return list(rows.scalars())
+def open_involvements(session: Session, person_id: str, on: date) -> list[OpenInvolvement]:
+    """The person's involvements open on a day, earliest first."""
+    rows = session.connection().execute(_OPEN_INVOLVEMENTS, {"person_id": person_id, "on": on})
+    return [
+        OpenInvolvement(
+            id=row[0],
+            service=row[1],
+            service_name=row[2],
+            tier=row[3],
+            level_of_need=row[4],
+            lead_professional=row[5],
+            sensitivity=row[6],
+            start_date=row[7],
+            end_date=row[8],
+            agency=AgencyView(code=row[9], name=row[10], kind=row[11], contact=row[12]),
+            practitioner=None
+            if row[13] is None
+            else PractitionerView(name=row[13], role=row[14], email=row[15], phone=row[16]),
+        )
+        for row in rows
+    ]

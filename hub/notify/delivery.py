@@ -26,6 +26,7 @@ from hub.decision.decide import Decision, Item, Requester, decide, deny
 from hub.disclosure.flow import record_decision
 from hub.fhir import resources
 from hub.involvements.models import Involvement
+from hub.involvements.views import OpenInvolvement
 from hub.logging import log
 from hub.notify.models import OutboxMessage, Subscription
 from hub.notify.signing import SIGNATURE_HEADER, sign
@@ -232,7 +233,7 @@ def _bundle(
     ]
     if focus is not None:
         episode = resources.episode_of_care(
-            message.person_id, focus, focus.id in set(decision.shielded)
+            message.person_id, OpenInvolvement.of(focus), focus.id in set(decision.shielded)
         )
         entries.append(
             {

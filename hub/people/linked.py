@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from hub.crypto.fields import FieldCipher
 from hub.identifiers import AGENCY_SYSTEM_PREFIX, PNC_SYSTEM, Identifier
-from hub.involvements.models import Involvement
+from hub.involvements.views import OpenInvolvement
 from hub.people.models import AgencyRecord, RecordIdentifier
 from hub.vocab import Sensitivity
 
@@ -33,7 +33,7 @@ def linked_identifiers(
     cipher: FieldCipher,
     *,
     person_id: str,
-    open_involvements: list[Involvement],
+    open_involvements: list[OpenInvolvement],
     requester_agency: str,
 ) -> list[LinkedIdentifier]:
     sensitivity_by_agency: dict[str, str | None] = {}

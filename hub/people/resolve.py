@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from hub.crypto.fields import BlindIndex
@@ -17,7 +18,9 @@ NOBODY = "00000000-0000-0000-0000-000000000000"
 
 @dataclass(frozen=True)
 class Resolution:
-    person: Person | None
+    """Whom an identifier names: a person's pseudonymous id, or nobody and why."""
+
+    person_id: str | None
     reason: str | None = None
 
 
@@ -27,29 +30,36 @@ def resolve(session: Session, blind: BlindIndex, identifier: Identifier) -> Reso
     One query whether or not the child is known (so time does not tell them apart); only a
     person merged into another costs more, to follow the merge to the survivor.
     """
-    people: dict[str, Person] = {}
-    for person in people_holding(session, blind, identifier):
-        seen: set[str] = set()
-        survivor: Person | None = person
-        while survivor is not None and survivor.merged_into_id and survivor.id not in seen:
-            seen.add(survivor.id)
-            survivor = session.get(Person, survivor.merged_into_id)
+    people: set[str] = set()
+    for person_id, merged_into in people_holding(session, blind, identifier):
+        survivor = _survivor(session, person_id, merged_into)
         if survivor is not None:
-            people[survivor.id] = survivor
+            people.add(survivor)
     if not people:
-        return Resolution(person=None, reason="subject-not-found")
+        return Resolution(person_id=None, reason="subject-not-found")
     if len(people) > 1:
-        return Resolution(person=None, reason="subject-ambiguous")
-    return Resolution(person=people.popitem()[1])
+        return Resolution(person_id=None, reason="subject-ambiguous")
+    return Resolution(person_id=people.pop())
 
 
 def resolve_id(session: Session, person_id: str) -> Resolution:
     """The person the hub's own pseudonymous id names, following merges to the survivor."""
-    person = session.get(Person, person_id)
+    found = session.connection().execute(_PERSON, {"person_id": person_id}).first()
+    survivor = None if found is None else _survivor(session, found[0], found[1])
+    if survivor is None:
+        return Resolution(person_id=None, reason="subject-not-found")
+    return Resolution(person_id=survivor)
+
+
+_PERSON = select(Person.id, Person.merged_into_id).where(Person.id == bindparam("person_id"))
+
+
+def _survivor(session: Session, person_id: str, merged_into: str | None) -> str | None:
+    """Follow a chain of merges to the person that remains (None if the chain is broken)."""
     seen: set[str] = set()
-    while person is not None and person.merged_into_id and person.id not in seen:
-        seen.add(person.id)
-        person = session.get(Person, person.merged_into_id)
-    if person is None:
-        return Resolution(person=None, reason="subject-not-found")
-    return Resolution(person=person)
+    current: str | None = person_id
+    while current is not None and merged_into is not None and current not in seen:
+        seen.add(current)
+        found = session.connection().execute(_PERSON, {"person_id": merged_into}).first()
+        current, merged_into = (None, None) if found is None else (found[0], found[1])
+    return current

@@ -77,7 +77,7 @@ def _validated_identifiers(payload: RecordIn, agency: Agency, local_id: str) -> 
 
 
 _PEOPLE_HOLDING = (
-    select(Person)
+    select(Person.id, Person.merged_into_id)
     .join(AgencyRecord, AgencyRecord.person_id == Person.id)
     .join(RecordIdentifier, RecordIdentifier.record_id == AgencyRecord.id)
     .where(
@@ -88,16 +88,18 @@ _PEOPLE_HOLDING = (
 """Built once: on the decision path, building the statement cost as much as running it."""
 
 
-def people_holding(session: Session, blind: BlindIndex, identifier: Identifier) -> list[Person]:
-    """The people whose records carry the identifier, fetched with the match in one query."""
-    rows = session.execute(
+def people_holding(
+    session: Session, blind: BlindIndex, identifier: Identifier
+) -> list[tuple[str, str | None]]:
+    """The people whose records carry the identifier (id, and whom each was merged into)."""
+    rows = session.connection().execute(
         _PEOPLE_HOLDING,
         {
             "system": identifier.system,
             "blind_index": blind.of(identifier.system, identifier.value),
         },
     )
-    return list(rows.scalars().unique())
+    return list(dict.fromkeys((row[0], row[1]) for row in rows))
 
 
 def _person_nhs_numbers(session: Session, person_id: str) -> set[str]:
