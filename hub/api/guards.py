@@ -14,7 +14,8 @@ import time
 from typing import Any
 
 from fastapi import HTTPException
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -105,7 +106,24 @@ class SafeJSONResponse(JSONResponse):
     """
 
     def render(self, content: Any) -> bytes:
-        rendered = super().render(content)
-        for raw, escaped in ((b"<", b"\\u003c"), (b">", b"\\u003e"), (b"&", b"\\u0026")):
-            rendered = rendered.replace(raw, escaped)
-        return rendered
+        return _escaped(super().render(content))
+
+    @classmethod
+    def of(cls, model: BaseModel, status_code: int = 200) -> Response:
+        """A model as JSON, serialised by pydantic in one step.
+
+        Returning the model itself from a route would have FastAPI dump it, validate the
+        dump against the response model and encode it again: on the hub's busiest route
+        that cost more than the rest of building the answer.
+        """
+        return Response(
+            _escaped(model.model_dump_json().encode()),
+            status_code=status_code,
+            media_type="application/json",
+        )
+
+
+def _escaped(rendered: bytes) -> bytes:
+    for raw, escaped in ((b"<", b"\\u003c"), (b">", b"\\u003e"), (b"&", b"\\u0026")):
+        rendered = rendered.replace(raw, escaped)
+    return rendered

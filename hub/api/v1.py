@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Path, Query, Request
+from fastapi import APIRouter, Header, Path, Request
 from pydantic import BaseModel, Field
 
 from consent.schemas import ConsentAmendment, ConsentIn, ConsentOut
@@ -18,6 +18,7 @@ from consent.service import (
 from hub.api.deps import CallerDep, HubDep, SessionDep, calling_agency
 from hub.api.guards import SafeJSONResponse as JSONResponse
 from hub.api.openapi import ErrorOut
+from hub.api.params import documented, parsed
 from hub.auth.scopes import Scope
 from hub.db.base import utcnow
 from hub.disclosure.flow import (
@@ -154,8 +155,7 @@ def get_consents(local_id: LocalId, session: SessionDep, caller: CallerDep) -> l
 
 
 class InvolvementsParams(BaseModel):
-    """The query: one model, validated in one step (per-parameter solving cost as much CPU
-    as the decision's database reads on the hub's busiest route)."""
+    """The query, validated in one step (see hub/api/params.py)."""
 
     identifier: str | None = Field(
         default=None, max_length=200, description="system|value, e.g. nhs|9434765919"
@@ -187,13 +187,12 @@ class InvolvementsHeaders(BaseModel):
         403: {"model": RefusalOut, "description": "Not permitted, or no such child."},
     },
     tags=["who else is involved"],
+    openapi_extra={
+        "parameters": documented(InvolvementsParams, "query")
+        + documented(InvolvementsHeaders, "header")
+    },
 )
-def get_involvements(
-    request: Request,
-    hub: HubDep,
-    asked: Annotated[InvolvementsParams, Query()],
-    told: Annotated[InvolvementsHeaders, Header()],
-) -> Any:
+def get_involvements(request: Request, hub: HubDep) -> Any:
     """Who else works with this child: agencies, services, practitioners, lead professional.
 
     Authentication happens inside the flow, not as a dependency, because even a refused
@@ -205,8 +204,10 @@ def get_involvements(
     not). The decision is flagged for IG review. An override that is not fully argued is
     refused with 400, and that refusal is logged too.
     """
-    # The session is opened here rather than as a dependency: a generator dependency costs
+    # The parameters are read here rather than declared (hub/api/params.py says why), and
+    # the session is opened here rather than as a dependency: a generator dependency costs
     # two more hops to a worker thread, and this is the hub's busiest route.
+    asked, told = parsed(InvolvementsParams, InvolvementsHeaders, request)
     with hub.read_sessions() as session:
         answer = who_else_is_involved(
             hub,
@@ -240,7 +241,7 @@ def _respond(answer: InvolvementsAnswer) -> Any:
         return JSONResponse(body, status_code=answer.status, headers=answer.error.headers)
     decision = answer.decision
     shielded = set(decision.shielded)
-    return InvolvementsOut(
+    answered = InvolvementsOut(
         decision_id=answer.receipt.entry_id,
         outcome=str(decision.outcome),
         legal_basis=decision.legal_basis,
@@ -250,6 +251,7 @@ def _respond(answer: InvolvementsAnswer) -> Any:
         receipt=receipt,
         involvements=[_shown(i, i.id in shielded) for i in answer.involvements],
     )
+    return JSONResponse.of(answered)
 
 
 def _shown(involvement: OpenInvolvement, shielded: bool) -> InvolvementOut:
