@@ -21,9 +21,9 @@ from datetime import datetime
 from typing import Any, NamedTuple, cast
 
 from sqlalchemy import bindparam, select
-from sqlalchemy.orm import Session
 
 from consent.models import ConsentRecord
+from hub.db.engine import Reads
 from hub.vocab import ConsentStatus, Sensitivity
 
 SENSITIVE = frozenset(s.value for s in Sensitivity)
@@ -183,9 +183,9 @@ _CONSENTS_ABOUT = (
 ORM records (their FHIR copy included) cost more than the query."""
 
 
-def consents_for(session: Session, person_id: str) -> list[ConsentView]:
+def consents_for(reads: Reads, person_id: str) -> list[ConsentView]:
     """Consents about a person, oldest first (the order find_covering relies on)."""
-    rows = session.connection().execute(_CONSENTS_ABOUT, {"person_id": person_id})
+    rows = reads.execute(_CONSENTS_ABOUT, {"person_id": person_id})
     return [view_of(cast(ConsentRecord, row)) for row in rows]
 
 

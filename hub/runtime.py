@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from hub.auth.tokens import TokenService
 from hub.crypto.fields import BlindIndex, FieldCipher
 from hub.crypto.keys import Keyring, load_keyring
-from hub.db.engine import make_engine, make_read_sessionmaker, make_sessionmaker
+from hub.db.engine import make_engine, make_read_engine, make_sessionmaker
 from hub.disclosure.tree import LogSigner, log_origin
 from hub.disclosure.writer import LogWriter
 from hub.linkage.bulk import Thresholds
@@ -41,7 +41,7 @@ class Hub:
     settings: Settings
     engine: Engine
     sessions: sessionmaker[Session]
-    read_sessions: sessionmaker[Session]
+    read_engine: Engine
     keyring: Keyring
     crypto: Crypto
     tokens: TokenService
@@ -66,7 +66,7 @@ class Hub:
             settings=settings,
             engine=engine,
             sessions=sessions,
-            read_sessions=make_read_sessionmaker(engine),
+            read_engine=make_read_engine(engine),
             keyring=keyring,
             crypto=Crypto(cipher=FieldCipher(keyring), blind=BlindIndex(keyring)),
             tokens=TokenService(settings, keyring),
@@ -103,3 +103,5 @@ class Hub:
     def close(self) -> None:
         self.log.close()
         self.engine.dispose()
+        if self.read_engine is not self.engine:
+            self.read_engine.dispose()

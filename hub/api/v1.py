@@ -205,13 +205,13 @@ def get_involvements(request: Request, hub: HubDep) -> Any:
     refused with 400, and that refusal is logged too.
     """
     # The parameters are read here rather than declared (hub/api/params.py says why), and
-    # the session is opened here rather than as a dependency: a generator dependency costs
+    # the connection is opened here rather than as a dependency: a generator dependency costs
     # two more hops to a worker thread, and this is the hub's busiest route.
     asked, told = parsed(InvolvementsParams, InvolvementsHeaders, request)
-    with hub.read_sessions() as session:
+    with hub.read_engine.connect() as reads:
         answer = who_else_is_involved(
             hub,
-            session,
+            reads,
             InvolvementsQuery(
                 authorization=request.headers.get("authorization"),
                 identifier=asked.identifier,

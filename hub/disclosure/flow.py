@@ -13,13 +13,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy.orm import Session
-
 from consent.check import consents_for
 from hub import metrics
 from hub.auth.scopes import Scope
 from hub.auth.tokens import Caller
 from hub.db.base import utcnow
+from hub.db.engine import Reads
 from hub.decision.decide import (
     OVERRIDE_ROLES,
     Decision,
@@ -92,16 +91,14 @@ class InvolvementsAnswer:
     identifiers: list[LinkedIdentifier] = field(default_factory=list)
 
 
-def who_else_is_involved(
-    hub: Hub, session: Session, query: InvolvementsQuery
-) -> InvolvementsAnswer:
+def who_else_is_involved(hub: Hub, reads: Reads, query: InvolvementsQuery) -> InvolvementsAnswer:
     asked: dict[str, Any] = {"what": query.what, "interface": query.interface}
 
     # 1. Authenticate the agency system.
     try:
         caller = hub.tokens.verify(bearer(query.authorization))
     except Unauthenticated as refused:
-        return _refuse(hub, session, refused, requester=None, purpose=query.purpose, asked=asked)
+        return _refuse(hub, reads, refused, requester=None, purpose=query.purpose, asked=asked)
     requester_log = {"agency": caller.agency_code, "client": caller.client_id}
     if query.scope not in caller.scopes:
         no_scope = HubError(
@@ -110,7 +107,7 @@ def who_else_is_involved(
             status_code=403,
         )
         return _refuse(
-            hub, session, no_scope, requester=requester_log, purpose=query.purpose, asked=asked
+            hub, reads, no_scope, requester=requester_log, purpose=query.purpose, asked=asked
         )
 
     # 2. Check the request itself, and any safeguarding override it makes.
@@ -121,7 +118,7 @@ def who_else_is_involved(
         if query.override.asked:
             asked["override"] = query.override.__dict__
         return _refuse(
-            hub, session, malformed, requester=requester_log, purpose=query.purpose, asked=asked
+            hub, reads, malformed, requester=requester_log, purpose=query.purpose, asked=asked
         )
     requester_log.update({"practitioner": requester.practitioner, "role": requester.role})
     if identifier is None:
@@ -136,7 +133,7 @@ def who_else_is_involved(
 
     return involvements_for(
         hub,
-        session,
+        reads,
         identifier,
         purpose,
         requester,
@@ -150,7 +147,7 @@ def who_else_is_involved(
 
 def involvements_for(
     hub: Hub,
-    session: Session,
+    reads: Reads,
     identifier: Identifier | None,
     purpose: str,
     requester: Requester,
@@ -164,9 +161,9 @@ def involvements_for(
     """Steps 3 to 6 for a requester already authenticated (by token, or by console sign-in)."""
     # 3. Resolve the child.
     if identifier is None:
-        resolution = resolve_id(session, person_id or "")
+        resolution = resolve_id(reads, person_id or "")
     else:
-        resolution = resolve(session, hub.crypto.blind, identifier)
+        resolution = resolve(reads, hub.crypto.blind, identifier)
     child = resolution.person_id
 
     # 4. Decide: rules, then consent, then shielding.
@@ -175,12 +172,12 @@ def involvements_for(
     # An unknown child costs the same queries as a known one (against an id no one has), so
     # time does not tell them apart.
     subject_id = child or NOBODY
-    involvements = open_involvements(session, subject_id, now.date())
+    involvements = open_involvements(reads, subject_id, now.date())
     identifiers: list[LinkedIdentifier] = []
     if what == "patient":
         if child is not None:
             identifiers = linked_identifiers(
-                session,
+                reads,
                 hub.crypto.cipher,
                 person_id=child,
                 open_involvements=involvements,
@@ -199,7 +196,7 @@ def involvements_for(
         purpose=purpose,
         subject_known=child is not None,
         items=items,
-        consents=consents_for(session, subject_id),
+        consents=consents_for(reads, subject_id),
         rules=rules,
         at=now,
         override=override,
@@ -210,7 +207,7 @@ def involvements_for(
     # 5. Record the decision durably, before the answer leaves.
     receipt = record_decision(
         hub,
-        session,
+        reads,
         decision,
         subject=child,
         requester=requester_log,
@@ -342,7 +339,7 @@ def checked_override(raw: OverrideRequest, *, role: str) -> Override | None:
 
 def record_decision(
     hub: Hub,
-    session: Session,
+    reads: Reads,
     decision: Decision,
     *,
     subject: str | None,
@@ -355,7 +352,7 @@ def record_decision(
 
     Returns once the entry is committed: group commit batches it with other requests'.
     """
-    session.commit()  # end this request's reads; the log writer commits in its own turn
+    reads.commit()  # end this request's reads; the log writer commits in its own turn
     metrics.DECISIONS.labels(str(decision.outcome)).inc()
     with metrics.LOG_APPEND_SECONDS.time():
         receipt = hub.log.record(
@@ -378,7 +375,7 @@ def record_decision(
 
 def _refuse(
     hub: Hub,
-    session: Session,
+    reads: Reads,
     error: HubError,
     *,
     requester: dict[str, Any] | None,
@@ -388,7 +385,7 @@ def _refuse(
     """A request refused before any decision about a child: still one entry in the log."""
     decision = deny(error.code, rules=hub.current_rules())
     receipt = record_decision(
-        hub, session, decision, subject=None, requester=requester, purpose=purpose, asked=asked
+        hub, reads, decision, subject=None, requester=requester, purpose=purpose, asked=asked
     )
     return InvolvementsAnswer(
         status=error.status_code, receipt=receipt, decision=decision, error=error

@@ -13,6 +13,7 @@ from sqlalchemy.orm.util import identity_key
 
 from hub.agencies.models import Agency, Practitioner
 from hub.db.base import bulk_insert, new_id, utcnow
+from hub.db.engine import Reads
 from hub.errors import BadRequest, HubError, NotFound
 from hub.involvements.models import Involvement
 from hub.involvements.schemas import InvolvementIn, PractitionerIn
@@ -237,9 +238,9 @@ _OPEN_INVOLVEMENTS = (
 """Built once: on the decision path, building the statement cost as much as running it."""
 
 
-def open_involvements(session: Session, person_id: str, on: date) -> list[OpenInvolvement]:
+def open_involvements(reads: Reads, person_id: str, on: date) -> list[OpenInvolvement]:
     """The person's involvements open on a day, earliest first."""
-    rows = session.connection().execute(_OPEN_INVOLVEMENTS, {"person_id": person_id, "on": on})
+    rows = reads.execute(_OPEN_INVOLVEMENTS, {"person_id": person_id, "on": on})
     return [
         OpenInvolvement(
             id=row[0],

@@ -12,9 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from hub.crypto.fields import FieldCipher
+from hub.db.engine import Reads
 from hub.identifiers import AGENCY_SYSTEM_PREFIX, PNC_SYSTEM, Identifier
 from hub.involvements.views import OpenInvolvement
 from hub.people.models import AgencyRecord, RecordIdentifier
@@ -29,7 +29,7 @@ class LinkedIdentifier:
 
 
 def linked_identifiers(
-    session: Session,
+    reads: Reads,
     cipher: FieldCipher,
     *,
     person_id: str,
@@ -41,15 +41,20 @@ def linked_identifiers(
         code = involvement.agency.code.upper()
         if code not in sensitivity_by_agency or involvement.sensitivity is None:
             sensitivity_by_agency[code] = involvement.sensitivity
-    rows = session.execute(
-        select(RecordIdentifier)
+    rows = reads.execute(
+        select(
+            RecordIdentifier.id,
+            RecordIdentifier.system,
+            RecordIdentifier.blind_index,
+            RecordIdentifier.value_enc,
+        )
         .join(AgencyRecord, RecordIdentifier.record_id == AgencyRecord.id)
         .where(AgencyRecord.person_id == person_id)
         .order_by(RecordIdentifier.system, RecordIdentifier.id)
     )
     found: list[LinkedIdentifier] = []
     seen: set[tuple[str, str]] = set()
-    for stored in rows.scalars():
+    for stored in rows:
         if (stored.system, stored.blind_index) in seen:
             continue
         sensitivity: str | None = None

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy import bindparam, select
-from sqlalchemy.orm import Session
 
 from hub.crypto.fields import BlindIndex
+from hub.db.engine import Reads
 from hub.identifiers import Identifier
 from hub.people.models import Person
 from hub.people.service import people_holding
@@ -24,15 +24,15 @@ class Resolution:
     reason: str | None = None
 
 
-def resolve(session: Session, blind: BlindIndex, identifier: Identifier) -> Resolution:
+def resolve(reads: Reads, blind: BlindIndex, identifier: Identifier) -> Resolution:
     """Exact match through the blind index; an identifier held by two people names nobody.
 
     One query whether or not the child is known (so time does not tell them apart); only a
     person merged into another costs more, to follow the merge to the survivor.
     """
     people: set[str] = set()
-    for person_id, merged_into in people_holding(session, blind, identifier):
-        survivor = _survivor(session, person_id, merged_into)
+    for person_id, merged_into in people_holding(reads, blind, identifier):
+        survivor = _survivor(reads, person_id, merged_into)
         if survivor is not None:
             people.add(survivor)
     if not people:
@@ -42,10 +42,10 @@ def resolve(session: Session, blind: BlindIndex, identifier: Identifier) -> Reso
     return Resolution(person_id=people.pop())
 
 
-def resolve_id(session: Session, person_id: str) -> Resolution:
+def resolve_id(reads: Reads, person_id: str) -> Resolution:
     """The person the hub's own pseudonymous id names, following merges to the survivor."""
-    found = session.connection().execute(_PERSON, {"person_id": person_id}).first()
-    survivor = None if found is None else _survivor(session, found[0], found[1])
+    found = reads.execute(_PERSON, {"person_id": person_id}).first()
+    survivor = None if found is None else _survivor(reads, found[0], found[1])
     if survivor is None:
         return Resolution(person_id=None, reason="subject-not-found")
     return Resolution(person_id=survivor)
@@ -54,12 +54,12 @@ def resolve_id(session: Session, person_id: str) -> Resolution:
 _PERSON = select(Person.id, Person.merged_into_id).where(Person.id == bindparam("person_id"))
 
 
-def _survivor(session: Session, person_id: str, merged_into: str | None) -> str | None:
+def _survivor(reads: Reads, person_id: str, merged_into: str | None) -> str | None:
     """Follow a chain of merges to the person that remains (None if the chain is broken)."""
     seen: set[str] = set()
     current: str | None = person_id
     while current is not None and merged_into is not None and current not in seen:
         seen.add(current)
-        found = session.connection().execute(_PERSON, {"person_id": merged_into}).first()
+        found = reads.execute(_PERSON, {"person_id": merged_into}).first()
         current, merged_into = (None, None) if found is None else (found[0], found[1])
     return current

@@ -23,6 +23,7 @@ from sqlalchemy.orm.util import identity_key
 from hub.agencies.models import Agency
 from hub.crypto.fields import BlindIndex, FieldCipher
 from hub.db.base import bulk_insert, in_chunks, new_id, utcnow
+from hub.db.engine import Reads
 from hub.disclosure import log
 from hub.errors import BadRequest, HubError
 from hub.identifiers import (
@@ -89,10 +90,10 @@ _PEOPLE_HOLDING = (
 
 
 def people_holding(
-    session: Session, blind: BlindIndex, identifier: Identifier
+    reads: Reads, blind: BlindIndex, identifier: Identifier
 ) -> list[tuple[str, str | None]]:
     """The people whose records carry the identifier (id, and whom each was merged into)."""
-    rows = session.connection().execute(
+    rows = reads.execute(
         _PEOPLE_HOLDING,
         {
             "system": identifier.system,
