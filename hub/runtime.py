@@ -72,7 +72,9 @@ class Hub:
             tokens=TokenService(settings, keyring),
             rules=SharingRules(settings.resolved_policy_dir),
             log_signer=signer,
-            log=LogWriter(sessions, signer, engine=engine),
+            log=LogWriter(
+                sessions, signer, engine=engine, shared_head=settings.data_dir / "log-head"
+            ),
             linker=LiveLinker(
                 settings.data_dir,
                 Thresholds(settings.linkage_link_weight, settings.linkage_review_weight),

@@ -256,10 +256,13 @@ _PG_APPEND = """
 WITH moved AS (
     UPDATE disclosure_log_head SET
         size = CASE WHEN size = %(was_size)s::bigint AND chain_hash = %(was_chain_hash)s::text
+            AND frontier = %(was_frontier)s::text
             THEN %(size)s::bigint ELSE size END,
         chain_hash = CASE WHEN size = %(was_size)s::bigint AND chain_hash = %(was_chain_hash)s::text
+            AND frontier = %(was_frontier)s::text
             THEN %(chain_hash)s::text ELSE chain_hash END,
         frontier = CASE WHEN size = %(was_size)s::bigint AND chain_hash = %(was_chain_hash)s::text
+            AND frontier = %(was_frontier)s::text
             THEN %(frontier)s::text ELSE frontier END
     WHERE id = 1
     RETURNING size = %(size)s::bigint AND chain_hash = %(chain_hash)s::text AS appended,
@@ -289,15 +292,18 @@ WITH moved AS (
 )
 SELECT appended, size, chain_hash, frontier FROM moved
 """
-"""Append a batch built on the head (was_size, was_chain_hash), in one statement and so one
-transaction: the head moves only if it is still there, and the entries go in only if it
-moved. Either way the head row is rewritten (with its own values when it had moved) and so
-read at its newest: a statement sent after another one's waits for that one's lock and sees
-what it left. The batch travels as JSON text, one parameter for the entries and one for the
-tree nodes, so that the same statement serves psycopg and libpq's pipeline alike."""
+"""Append a batch built on the head (was_size, was_chain_hash, was_frontier), in one
+statement and so one transaction: the head moves only if it is still there, all of it (so
+that a head the writer was only told of, hub/disclosure/shared_head.py, is checked whole),
+and the entries go in only if it moved. Either way the head row is rewritten (with its own
+values when it had moved) and so read at its newest: a statement sent after another one's
+waits for that one's lock and sees what it left. The batch travels as JSON text, one
+parameter for the entries and one for the tree nodes, so that the same statement serves
+psycopg and libpq's pipeline alike."""
 
 _APPEND_PARAMETERS = (
-    "entries", "nodes", "size", "chain_hash", "frontier", "was_size", "was_chain_hash"
+    "entries", "nodes", "size", "chain_hash", "frontier", "was_size", "was_chain_hash",
+    "was_frontier",
 )  # fmt: skip
 PG_APPEND_NUMBERED = re.sub(
     r"%\((\w+)\)s", lambda m: f"${_APPEND_PARAMETERS.index(m[1]) + 1}", _PG_APPEND
@@ -319,6 +325,7 @@ def append_parameters(built: Built, was: Head) -> dict[str, str]:
         "frontier": built.frontier,
         "was_size": str(was.size),
         "was_chain_hash": was.chain_hash,
+        "was_frontier": was.frontier,
     }
 
 

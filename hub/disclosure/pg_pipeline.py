@@ -9,7 +9,9 @@ its statement moves the head only if that one did (log._PG_APPEND). When it did 
 batch failed, or another worker appended in between) nothing is written: the batch is built
 again on the head the statement hands back, and after FAST_TRIES such races it takes the
 head lock first (log.append_locked_pg), so that a busy rival cannot keep it waiting for
-ever. No request is answered before its entry is committed.
+ever. The writers of one host's workers build on the newest head any of them has sent
+(hub/disclosure/shared_head.py), so that they rarely race at all. No request is answered
+before its entry is committed.
 
 A libpq connection must not be driven by two threads at once, so this thread alone drives
 it; requests only queue their entries and wait.
@@ -30,6 +32,7 @@ from psycopg import errors, pq
 from sqlalchemy import Engine
 
 from hub.disclosure import log
+from hub.disclosure.shared_head import SharedHead
 
 if TYPE_CHECKING:
     from hub.disclosure.writer import Waiter
@@ -58,8 +61,10 @@ class PgPipeline:
         *,
         max_batch: int,
         driver_error: Callable[[BaseException], BaseException],
+        shared: SharedHead | None = None,
     ) -> None:
         self._engine = engine
+        self._shared = shared
         self._max_batch = max_batch
         self._driver_error = driver_error
         self._lock = threading.Lock()
@@ -120,6 +125,8 @@ class PgPipeline:
             self._disconnect()
             self._wake.close()
             self._waker.close()
+            if self._shared is not None:
+                self._shared.close()
 
     # The writer's thread ---------------------------------------------------------------------
 
@@ -154,13 +161,15 @@ class PgPipeline:
     def _send_new(self, waiters: list[Waiter]) -> None:
         pending = [w.pending for w in waiters]
         pgconn = self._connection()
-        if self._head is None:  # not known yet, or lost with a failed batch: read it locked
-            self._locked(waiters)
-            return
-        built = log.build_batch(
-            self._head.size, self._head.chain_hash, log.parse_frontier(self._head.frontier), pending
-        )
-        self._send(pgconn, _Batch(waiters, self._head, built))
+        with self._turn():
+            head = self._expected()
+            if head is not None:
+                built = log.build_batch(
+                    head.size, head.chain_hash, log.parse_frontier(head.frontier), pending
+                )
+                self._send(pgconn, _Batch(waiters, head, built))
+                return
+        self._locked(waiters)  # not known yet, or lost with a failed batch: read it locked
 
     def _send_again(self) -> None:
         """Build the batches the head moved under again, in order, on the head as it is.
@@ -170,18 +179,22 @@ class PgPipeline:
         pgconn = self._connection()
         while self._again:
             batch = self._again[0]
-            if batch.tries >= FAST_TRIES or self._head is None:
+            sent = False
+            if batch.tries < FAST_TRIES:
+                with self._turn():
+                    head = self._expected()
+                    if head is not None:
+                        pending = [w.pending for w in batch.waiters]
+                        batch.head, batch.result = head, None
+                        batch.built = log.build_batch(
+                            head.size, head.chain_hash, log.parse_frontier(head.frontier), pending
+                        )
+                        self._send(pgconn, batch)
+                        sent = True
+            if not sent:
                 if self._in_flight:  # out of pipeline mode only once all is answered
                     return
                 self._locked(batch.waiters)
-            else:
-                pending = [w.pending for w in batch.waiters]
-                head = self._head
-                batch.head, batch.result = head, None
-                batch.built = log.build_batch(
-                    head.size, head.chain_hash, log.parse_frontier(head.frontier), pending
-                )
-                self._send(pgconn, batch)
             self._again.pop(0)
 
     def _send(self, pgconn: Any, batch: _Batch) -> None:
@@ -190,16 +203,34 @@ class PgPipeline:
         pgconn.pipeline_sync()
         pgconn.flush()
         self._in_flight.append(batch)
-        self._head = log.Head(batch.built.size, batch.built.chain_hash, batch.built.frontier)
+        self._expect(log.Head(batch.built.size, batch.built.chain_hash, batch.built.frontier))
+
+    def _turn(self) -> contextlib.AbstractContextManager[None]:
+        """Hold the host's writers' turn (see hub/disclosure/shared_head.py), if shared."""
+        return self._shared.turn() if self._shared is not None else contextlib.nullcontext()
+
+    def _expected(self) -> log.Head | None:
+        """The head the next batch is built on: the newest any writer here has sent."""
+        if self._shared is not None:
+            return self._shared.read() or self._head
+        return self._head
+
+    def _expect(self, head: log.Head) -> None:
+        """Build the next batch on ``head``; in a turn when the head is shared."""
+        self._head = head
+        if self._shared is not None:
+            self._shared.write(head)
 
     def _locked(self, waiters: list[Waiter]) -> None:
         """Append with the head locked first, out of pipeline mode (nothing is in flight)."""
         pgconn = self._connection()
         pgconn.exit_pipeline_mode()
         try:
-            receipts, self._head = log.append_locked_pg(
+            receipts, head = log.append_locked_pg(
                 self._raw.driver_connection, [w.pending for w in waiters]
             )
+            with self._turn():
+                self._expect(head)
         except (errors.DataError, errors.IntegrityError) as refused:
             if len(waiters) == 1:
                 _answer(waiters, error=refused)
@@ -277,7 +308,8 @@ class PgPipeline:
         # The head was not where this batch was built: answer nothing yet, build it again.
         batch.tries += 1
         self._again.append(batch)
-        self._head = log.Head(int(size), chained.decode(), frontier.decode())
+        with self._turn():
+            self._expect(log.Head(int(size), chained.decode(), frontier.decode()))
 
     # The connection ----------------------------------------------------------------------------
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine
@@ -23,6 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from hub.disclosure import log, tree
 from hub.disclosure.pg_pipeline import PgPipeline
+from hub.disclosure.shared_head import SharedHead
 from hub.logging import log as app_log
 
 GATHER_SECONDS = 0.001
@@ -61,6 +63,7 @@ class LogWriter:
         checkpoint_every: int = 1000,
         checkpoint_seconds: float = 60.0,
         engine: Engine | None = None,
+        shared_head: Path | None = None,
     ) -> None:
         self._sessions = sessions
         self._engine = engine
@@ -68,7 +71,10 @@ class LogWriter:
         self._pipeline: PgPipeline | None = None
         if engine is not None and self._dialect == "postgresql":
             self._pipeline = PgPipeline(
-                engine, max_batch=max_batch, driver_error=self._driver_error
+                engine,
+                max_batch=max_batch,
+                driver_error=self._driver_error,
+                shared=SharedHead.at(shared_head),
             )
         self._raw: Any = None
         self._signer = signer

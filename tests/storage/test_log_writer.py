@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
+from pathlib import Path
 
 import psycopg
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from hub.disclosure import log
-from hub.disclosure.models import LogEntry
+from hub.disclosure.models import LogEntry, LogNode
+from hub.disclosure.shared_head import SharedHead
 from hub.disclosure.writer import LogWriter
 from hub.runtime import Hub
 from hub.vocab import LogEvent
@@ -146,3 +149,64 @@ def test_a_batch_the_database_refuses_fails_alone_and_the_next_is_built_again(hu
     assert sorted(r.index for r in receipts) == list(range(1, len(receipts) + 1))
     with hub.sessions() as session:
         assert log.verify(session).ok
+
+
+def test_the_shared_head_reads_back_what_was_written(tmp_path: Path) -> None:
+    shared = SharedHead.at(tmp_path / "log-head")
+    assert shared is not None
+    assert shared.read() is None  # a new file holds no head
+    head = log.Head(6, "ab" * 32, ",".join(["cd" * 32, "ef" * 32]))  # 6 = 0b110: two
+    with shared.turn():
+        shared.write(head)
+    assert shared.read() == head
+    again = SharedHead(tmp_path / "log-head")  # another worker's view of the same file
+    assert again.read() == head
+    shared.close()
+    again.close()
+
+
+def test_a_write_cut_short_reads_as_no_head(tmp_path: Path) -> None:
+    """A worker killed while it wrote leaves a text that fails its digest: no head at all,
+    never a head with half of another's frontier."""
+    shared = SharedHead(tmp_path / "log-head")
+    shared.write(log.Head(4, "ab" * 32, "cd" * 32))
+    raw = bytearray((tmp_path / "log-head").read_bytes())
+    raw[40] ^= 0x01  # one byte of the text changed under its digest
+    (tmp_path / "log-head").write_bytes(bytes(raw))
+    assert SharedHead(tmp_path / "log-head").read() is None
+    shared.close()
+
+
+def test_a_wrong_shared_head_costs_a_try_never_an_entry(hub: Hub) -> None:
+    """The shared head is a hint: the append statement checks the whole head, frontier
+    included, so a head that is wrong in any part only makes the batch be built again."""
+    if hub.engine.dialect.name != "postgresql":
+        pytest.skip("needs HUB_TEST_DATABASE_URL (PostgreSQL)")
+    first = hub.log.record(_pending(0, 0))
+    shared = SharedHead(hub.settings.data_dir / "log-head")
+    wrong: list[Callable[[log.Head], log.Head]] = [
+        lambda real: log.Head(real.size + 5, "00" * 32, real.frontier),  # ahead of the log
+        lambda real: log.Head(real.size, "00" * 32, real.frontier),  # a wrong chain
+        lambda real: log.Head(  # right but for its frontier
+            real.size, real.chain_hash, ",".join("00" * 32 for _ in real.frontier.split(","))
+        ),
+        lambda real: log.Head(real.size, real.chain_hash, ""),  # no tree could have it
+    ]
+    receipts = [first]
+    for n, hint in enumerate(wrong):
+        with hub.sessions() as session:
+            real = log.Head(*session.execute(text(log._HEAD)).one())
+        with shared.turn():
+            shared.write(hint(real))
+        receipts.append(hub.log.record(_pending(1, n)))
+    shared.close()
+    assert [r.index for r in receipts] == list(range(first.index, first.index + 5))
+    with hub.sessions() as session:
+        assert log.verify(session).ok
+        # The Merkle tree too: head and stored nodes as a tree built from the leaves says.
+        leaves = session.execute(select(LogEntry.leaf_hash).order_by(LogEntry.seq)).scalars()
+        frontier, nodes = log.rebuild_tree([bytes.fromhex(h) for h in leaves])
+        head = log.Head(*session.execute(text(log._HEAD)).one())
+        assert head.frontier == ",".join(h.hex() for h in frontier)
+        stored = session.execute(select(LogNode.level, LogNode.index, LogNode.hash)).all()
+        assert sorted(stored) == sorted((lv, ix, h.hex()) for lv, ix, h in nodes)
