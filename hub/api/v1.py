@@ -39,6 +39,7 @@ from hub.involvements.service import end_involvement, upsert_involvement
 from hub.involvements.views import OpenInvolvement
 from hub.people.schemas import RecordIn, RecordOut
 from hub.people.service import upsert_record
+from hub.runtime import Hub
 
 router = APIRouter(prefix="/v1")
 
@@ -192,7 +193,7 @@ class InvolvementsHeaders(BaseModel):
         + documented(InvolvementsHeaders, "header")
     },
 )
-def get_involvements(request: Request, hub: HubDep) -> Any:
+def get_involvements(request: Request) -> Any:
     """Who else works with this child: agencies, services, practitioners, lead professional.
 
     Authentication happens inside the flow, not as a dependency, because even a refused
@@ -207,6 +208,7 @@ def get_involvements(request: Request, hub: HubDep) -> Any:
     # The parameters are read here rather than declared (hub/api/params.py says why), and
     # the connection is opened here rather than as a dependency: a generator dependency costs
     # two more hops to a worker thread, and this is the hub's busiest route.
+    hub: Hub = request.app.state.hub  # not HubDep: solving even that cost a dependency pass
     asked, told = parsed(InvolvementsParams, InvolvementsHeaders, request)
     with hub.read_engine.connect() as reads:
         answer = who_else_is_involved(
