@@ -24,6 +24,7 @@ from sqlalchemy import bindparam, select
 
 from consent.models import ConsentRecord
 from hub.db.engine import Reads
+from hub.db.reads import fetch_rows
 from hub.vocab import ConsentStatus, Sensitivity
 
 SENSITIVE = frozenset(s.value for s in Sensitivity)
@@ -162,20 +163,24 @@ def view_of(record: ConsentRecord) -> ConsentView:
     )
 
 
+class _ConsentColumns(NamedTuple):
+    """The columns of a consent a decision reads, by name, as view_of reads a record."""
+
+    id: str
+    status: str
+    purposes: str
+    recipient_agencies: str
+    recipient_kinds: str
+    categories: str
+    excluded_categories: str
+    provisions: str
+    period_start: datetime
+    period_end: datetime | None
+    created_at: datetime
+
+
 _CONSENTS_ABOUT = (
-    select(
-        ConsentRecord.id,
-        ConsentRecord.status,
-        ConsentRecord.purposes,
-        ConsentRecord.recipient_agencies,
-        ConsentRecord.recipient_kinds,
-        ConsentRecord.categories,
-        ConsentRecord.excluded_categories,
-        ConsentRecord.provisions,
-        ConsentRecord.period_start,
-        ConsentRecord.period_end,
-        ConsentRecord.created_at,
-    )
+    select(*(getattr(ConsentRecord, name) for name in _ConsentColumns._fields))
     .where(ConsentRecord.person_id == bindparam("person_id"))
     .order_by(ConsentRecord.period_start, ConsentRecord.created_at)
 )
@@ -185,8 +190,8 @@ ORM records (their FHIR copy included) cost more than the query."""
 
 def consents_for(reads: Reads, person_id: str) -> list[ConsentView]:
     """Consents about a person, oldest first (the order find_covering relies on)."""
-    rows = reads.execute(_CONSENTS_ABOUT, {"person_id": person_id})
-    return [view_of(cast(ConsentRecord, row)) for row in rows]
+    rows = fetch_rows(reads, _CONSENTS_ABOUT, {"person_id": person_id})
+    return [view_of(cast(ConsentRecord, _ConsentColumns(*row))) for row in rows]
 
 
 def in_order(consents: Iterable[ConsentView]) -> list[ConsentView]:

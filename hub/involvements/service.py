@@ -14,6 +14,7 @@ from sqlalchemy.orm.util import identity_key
 from hub.agencies.models import Agency, Practitioner
 from hub.db.base import bulk_insert, new_id, utcnow
 from hub.db.engine import Reads
+from hub.db.reads import fetch_rows
 from hub.errors import BadRequest, HubError, NotFound
 from hub.involvements.models import Involvement
 from hub.involvements.schemas import InvolvementIn, PractitionerIn
@@ -240,7 +241,7 @@ _OPEN_INVOLVEMENTS = (
 
 def open_involvements(reads: Reads, person_id: str, on: date) -> list[OpenInvolvement]:
     """The person's involvements open on a day, earliest first."""
-    rows = reads.execute(_OPEN_INVOLVEMENTS, {"person_id": person_id, "on": on})
+    rows = fetch_rows(reads, _OPEN_INVOLVEMENTS, {"person_id": person_id, "on": on})
     return [
         OpenInvolvement(
             id=row[0],

@@ -8,6 +8,7 @@ from sqlalchemy import bindparam, select
 
 from hub.crypto.fields import BlindIndex
 from hub.db.engine import Reads
+from hub.db.reads import fetch_rows
 from hub.identifiers import Identifier
 from hub.people.models import Person
 from hub.people.service import people_holding
@@ -44,8 +45,8 @@ def resolve(reads: Reads, blind: BlindIndex, identifier: Identifier) -> Resoluti
 
 def resolve_id(reads: Reads, person_id: str) -> Resolution:
     """The person the hub's own pseudonymous id names, following merges to the survivor."""
-    found = reads.execute(_PERSON, {"person_id": person_id}).first()
-    survivor = None if found is None else _survivor(reads, found[0], found[1])
+    found = fetch_rows(reads, _PERSON, {"person_id": person_id})
+    survivor = _survivor(reads, found[0][0], found[0][1]) if found else None
     if survivor is None:
         return Resolution(person_id=None, reason="subject-not-found")
     return Resolution(person_id=survivor)
@@ -60,6 +61,6 @@ def _survivor(reads: Reads, person_id: str, merged_into: str | None) -> str | No
     current: str | None = person_id
     while current is not None and merged_into is not None and current not in seen:
         seen.add(current)
-        found = reads.execute(_PERSON, {"person_id": merged_into}).first()
-        current, merged_into = (None, None) if found is None else (found[0], found[1])
+        found = fetch_rows(reads, _PERSON, {"person_id": merged_into})
+        current, merged_into = (found[0][0], found[0][1]) if found else (None, None)
     return current

@@ -24,6 +24,7 @@ from hub.agencies.models import Agency
 from hub.crypto.fields import BlindIndex, FieldCipher
 from hub.db.base import bulk_insert, in_chunks, new_id, utcnow
 from hub.db.engine import Reads
+from hub.db.reads import fetch_rows
 from hub.disclosure import log
 from hub.errors import BadRequest, HubError
 from hub.identifiers import (
@@ -93,7 +94,8 @@ def people_holding(
     reads: Reads, blind: BlindIndex, identifier: Identifier
 ) -> list[tuple[str, str | None]]:
     """The people whose records carry the identifier (id, and whom each was merged into)."""
-    rows = reads.execute(
+    rows = fetch_rows(
+        reads,
         _PEOPLE_HOLDING,
         {
             "system": identifier.system,
