@@ -63,8 +63,9 @@ def _fetch_postgresql(
             rows = cursor.fetchall()
     except psycopg.Error as exc:
         lost = connection.dialect.is_disconnect(cast(Any, exc), dbapi_connection, None)
-        if lost:
+        if lost:  # as SQLAlchemy does: the server went away, so the whole pool is stale
             connection.invalidate(exc)
+            connection.engine.dispose()
         raise DBAPIError.instance(
             compiled.sql,
             dict(parameters),

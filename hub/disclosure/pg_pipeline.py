@@ -41,6 +41,8 @@ IN_FLIGHT = 2
 """Batches sent and not yet answered: one committing, one waiting behind it."""
 FAST_TRIES = 2
 STATEMENT = b"hub_log_append"
+CONNECT_TRIES = 2
+"""Connections tried when taking one for the writer: a dead one from the pool, a fresh one."""
 
 
 @dataclass
@@ -314,8 +316,17 @@ class PgPipeline:
     # The connection ----------------------------------------------------------------------------
 
     def _connection(self) -> Any:
-        """The writer's libpq connection in pipeline mode, with the append prepared on it."""
-        if self._raw is None:
+        """The writer's libpq connection in pipeline mode, with the append prepared on it.
+
+        The pool does not ping a connection before handing it out (that would cost every
+        request a round trip), so after the server restarted, the pool's connections are
+        dead ones. Preparing the append finds that out: the pool is emptied and a fresh
+        connection taken, and only if the server is still unreachable does the request get
+        the error, as an OperationalError (answered 503).
+        """
+        for attempt in range(CONNECT_TRIES):
+            if self._raw is not None:
+                break
             raw = self._engine.raw_connection()
             try:
                 driver: Any = raw.driver_connection
@@ -323,10 +334,18 @@ class PgPipeline:
                 pgconn = driver.pgconn
                 prepared = pgconn.prepare(STATEMENT, log.PG_APPEND_NUMBERED.encode())
                 if prepared.status != pq.ExecStatus.COMMAND_OK:
-                    raise _statement_error(prepared)
+                    if pgconn.status == pq.ConnStatus.OK:
+                        raise _statement_error(prepared)
+                    lost = errors.OperationalError(_statement_error(prepared).args[0])
+                    raw.invalidate(lost)
+                    self._engine.dispose()  # the rest of the pool went with the server
+                    if attempt + 1 == CONNECT_TRIES:
+                        raise lost
+                    continue
                 pgconn.enter_pipeline_mode()
             except BaseException:
-                raw.invalidate()
+                if raw.is_valid:
+                    raw.invalidate()
                 raise
             self._raw, self._head = raw, None
         return self._raw.driver_connection.pgconn

@@ -9,6 +9,7 @@ from pathlib import Path
 import psycopg
 import pytest
 from sqlalchemy import select, text
+from sqlalchemy.exc import OperationalError
 
 from hub.disclosure import log
 from hub.disclosure.models import LogEntry, LogNode
@@ -210,3 +211,32 @@ def test_a_wrong_shared_head_costs_a_try_never_an_entry(hub: Hub) -> None:
         assert head.frontier == ",".join(h.hex() for h in frontier)
         stored = session.execute(select(LogNode.level, LogNode.index, LogNode.hash)).all()
         assert sorted(stored) == sorted((lv, ix, h.hex()) for lv, ix, h in nodes)
+
+
+def test_after_the_server_drops_every_connection_the_writer_connects_afresh(hub: Hub) -> None:
+    """The pool hands out connections unpinged. After a server restart the writer's first
+    pick is a dead one: it must take a fresh one, not fail the request with a driver error
+    the API does not know (it answered 500 before)."""
+    if hub.engine.dialect.name != "postgresql":
+        pytest.skip("needs HUB_TEST_DATABASE_URL (PostgreSQL)")
+    hub.log.record(_pending(0, 0))  # the writer has its connection
+    pooled = [hub.engine.connect() for _ in range(3)]
+    for connection in pooled:
+        connection.exec_driver_sql("SELECT 1")
+    for connection in pooled:
+        connection.close()  # back in the pool, soon dead
+    with hub.engine.connect() as killer:
+        killer.exec_driver_sql(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+    outcomes = []
+    for i in range(3):
+        try:
+            hub.log.record(_pending(1, i))
+            outcomes.append("appended")
+        except OperationalError:  # answered 503: the connection in use went down with it
+            outcomes.append("unavailable")
+    assert outcomes[1:] == ["appended", "appended"], outcomes
+    with hub.sessions() as session:
+        assert log.verify(session).ok
