@@ -161,17 +161,8 @@ class PgPipeline:
                 self._fail(taken, exc)
 
     def _send_new(self, waiters: list[Waiter]) -> None:
-        pending = [w.pending for w in waiters]
-        pgconn = self._connection()
-        with self._turn():
-            head = self._expected()
-            if head is not None:
-                built = log.build_batch(
-                    head.size, head.chain_hash, log.parse_frontier(head.frontier), pending
-                )
-                self._send(pgconn, _Batch(waiters, head, built))
-                return
-        self._locked(waiters)  # not known yet, or lost with a failed batch: read it locked
+        if not self._send_on_expected(self._connection(), waiters):
+            self._locked(waiters)  # not known yet, or lost with a failed batch: read it locked
 
     def _send_again(self) -> None:
         """Build the batches the head moved under again, in order, on the head as it is.
@@ -181,23 +172,35 @@ class PgPipeline:
         pgconn = self._connection()
         while self._again:
             batch = self._again[0]
-            sent = False
-            if batch.tries < FAST_TRIES:
-                with self._turn():
-                    head = self._expected()
-                    if head is not None:
-                        pending = [w.pending for w in batch.waiters]
-                        batch.head, batch.result = head, None
-                        batch.built = log.build_batch(
-                            head.size, head.chain_hash, log.parse_frontier(head.frontier), pending
-                        )
-                        self._send(pgconn, batch)
-                        sent = True
-            if not sent:
+            if batch.tries >= FAST_TRIES or not self._send_on_expected(
+                pgconn, batch.waiters, batch
+            ):
                 if self._in_flight:  # out of pipeline mode only once all is answered
                     return
                 self._locked(batch.waiters)
             self._again.pop(0)
+
+    def _send_on_expected(
+        self, pgconn: Any, waiters: list[Waiter], batch: _Batch | None = None
+    ) -> bool:
+        """Build the entries (a new batch, or ``batch`` again) on the head expected, and send
+        them; False when no head is known."""
+        with self._turn():
+            head = self._expected()
+            if head is None:
+                return False
+            built = log.build_batch(
+                head.size,
+                head.chain_hash,
+                log.parse_frontier(head.frontier),
+                [w.pending for w in waiters],
+            )
+            if batch is None:
+                batch = _Batch(waiters, head, built)
+            else:
+                batch.head, batch.built, batch.result = head, built, None
+            self._send(pgconn, batch)
+            return True
 
     def _send(self, pgconn: Any, batch: _Batch) -> None:
         parameters = log.append_parameters(batch.built, batch.head)
