@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import select, tuple_
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from hub.db.base import utcnow
@@ -59,9 +60,8 @@ class TreeHead:
     root: bytes
 
 
-def current_head(session: Session, *, lock: bool = False) -> TreeHead:
-    query = select(LogHead).where(LogHead.id == 1)
-    head = session.execute(query.with_for_update() if lock else query).scalar_one()
+def current_head(session: Session) -> TreeHead:
+    head = session.execute(select(LogHead).where(LogHead.id == 1)).scalar_one()
     tree = merkle.CompactRange.from_list(head.size, parse_frontier(head.frontier))
     return TreeHead(size=head.size, root=tree.root())
 
@@ -79,11 +79,16 @@ def checkpoint_at(session: Session, size: int) -> LogCheckpoint | None:
 def sign_checkpoint(session: Session, signer: LogSigner) -> LogCheckpoint:
     """Sign the current tree head, once it is shown consistent with the last signed one.
 
-    Holds the head lock, so no append slips in between reading the root and signing it.
+    Takes no lock, so appends go on while it works: the head row holds the size and the
+    frontier together, so one read of it is a committed (size, root) pair, and every entry
+    and stored node under that size is already committed and never changes. The latest
+    checkpoint is read before the head, so a head smaller than it is a rollback, never a
+    race. Two workers signing at once both sign heads of the one log (so consistent with each
+    other); if both sign the same size, the second keeps the first's checkpoint.
     Returns the existing checkpoint when nothing was appended since.
     """
-    head = current_head(session, lock=True)
     latest = latest_checkpoint(session)
+    head = current_head(session)
     if latest is not None:
         previous = bytes.fromhex(latest.root_hash)
         try:
@@ -107,8 +112,16 @@ def sign_checkpoint(session: Session, signer: LogSigner) -> LogCheckpoint:
         signed_at=utcnow(),
         note=signer.sign(head.size, head.root),
     )
-    session.add(row)
-    session.flush()
+    try:
+        with session.begin_nested():
+            session.add(row)
+    except IntegrityError:  # another worker signed this very size a moment ago
+        signed = checkpoint_at(session, head.size)
+        if signed is None or signed.root_hash != row.root_hash:
+            raise LogInconsistent(
+                f"a checkpoint at size {head.size} was signed over another root"
+            ) from None
+        return signed
     return row
 
 

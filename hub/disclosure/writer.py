@@ -13,7 +13,6 @@ Across worker processes the head row serialises the batches, so there is one gap
 from __future__ import annotations
 
 import threading
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,7 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from hub.disclosure import log, tree
 from hub.disclosure.pg_pipeline import PgPipeline
 from hub.disclosure.shared_head import SharedHead
-from hub.logging import log as app_log
+from hub.disclosure.signing import CheckpointSigner
 
 GATHER_SECONDS = 0.001
 
@@ -77,18 +76,17 @@ class LogWriter:
                 shared=SharedHead.at(shared_head),
             )
         self._raw: Any = None
-        self._signer = signer
+        self._signer = (
+            CheckpointSigner(sessions, signer, every=checkpoint_every, seconds=checkpoint_seconds)
+            if signer is not None
+            else None
+        )
         self._max_batch = max_batch
-        self._every = checkpoint_every
-        self._seconds = checkpoint_seconds
         self._lock = threading.Lock()
         self._arrived = threading.Condition(self._lock)
         self._expect = 1
         self._queue: list[Waiter] = []
         self._busy = False
-        self._signed_size: int | None = None
-        self._signed_at = 0.0
-        self._signing = threading.Lock()
         self._led = 0
 
     @property
@@ -107,8 +105,8 @@ class LogWriter:
         if waiter.error is not None:
             raise waiter.error
         assert waiter.receipt is not None
-        if self._pipeline is not None:
-            self._maybe_sign(waiter.receipt.index + 1)
+        if self._pipeline is not None and self._signer is not None:
+            self._signer.appended(waiter.receipt.index + 1)
         return waiter.receipt
 
     def _lead_or_follow(self, waiter: Waiter) -> None:
@@ -158,8 +156,8 @@ class LogWriter:
             waiter.done = True
             if not waiter.lead:
                 waiter.gate.release()
-        if size:
-            self._maybe_sign(size)
+        if size and self._signer is not None:
+            self._signer.appended(size)
 
     def _append_sqlite(self, pending: list[log.Pending]) -> list[log.Receipt]:
         """A connection kept by the writer, driven without the ORM (see log.append_and_commit_*)."""
@@ -187,40 +185,16 @@ class LogWriter:
         return exc
 
     def close(self) -> None:
+        if self._signer is not None:
+            self._signer.close()
         if self._pipeline is not None:
             self._pipeline.close()
         if self._raw is not None:
             self._raw.close()
             self._raw = None
 
-    def _maybe_sign(self, size: int) -> None:
-        """Sign a tree head every ``checkpoint_every`` entries or ``checkpoint_seconds``."""
-        if self._signer is None:
-            return
-        if self._signed_size is None:
-            with self._sessions() as session:
-                latest = tree.latest_checkpoint(session)
-            self._signed_size = latest.size if latest else 0
-            self._signed_at = time.monotonic()
-        due = size - self._signed_size >= self._every or (
-            size > self._signed_size and time.monotonic() - self._signed_at >= self._seconds
-        )
-        if not due or not self._signing.acquire(blocking=False):
-            return
-        try:
-            self.sign_now()
-        except tree.LogInconsistent:
-            app_log.error("log_checkpoint_refused")
-        finally:
-            self._signing.release()
-
     def sign_now(self) -> int:
         """Sign the current tree head now; returns its size."""
         if self._signer is None:
             raise RuntimeError("this writer has no signing key")
-        with self._sessions() as session:
-            signed = tree.sign_checkpoint(session, self._signer)
-            session.commit()
-        self._signed_size = signed.size
-        self._signed_at = time.monotonic()
-        return signed.size
+        return self._signer.sign_now()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 
 import pytest
@@ -175,3 +176,42 @@ def test_proof_routes_need_a_token_and_a_signed_size(world: World) -> None:
     )
     assert missing.status_code == 404
     assert missing.json()["errors"][0]["code"] == "checkpoint-not-found"
+
+
+def test_signing_holds_no_lock_that_stops_an_append(hub: Hub) -> None:
+    """A checkpoint being signed (its transaction still open) must not hold appends back."""
+    if hub.engine.dialect.name != "postgresql":
+        pytest.skip("needs HUB_TEST_DATABASE_URL (PostgreSQL): SQLite has one writer at a time")
+    _fill(hub, 10)
+    appended: list[log.Receipt] = []
+    with hub.sessions() as signing:
+        tree.sign_checkpoint(signing, hub.log_signer)  # not committed yet
+        worker = threading.Thread(
+            target=lambda: appended.append(
+                hub.log.record(log.Pending(LogEvent.DISCLOSURE_DECIDED, {"i": 10}, agency="T"))
+            )
+        )
+        worker.start()
+        worker.join(timeout=10)
+        assert appended and appended[0].index == 10
+        signing.commit()
+    with hub.sessions() as session:
+        assert log.verify(session, vkey=hub.log_signer.vkey).checkpoints == 1
+
+
+def test_a_second_signer_of_the_same_size_keeps_the_first_checkpoint(
+    hub: Hub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _fill(hub, 10)
+    with hub.sessions() as session:
+        first = tree.sign_checkpoint(session, hub.log_signer)
+        session.commit()
+        first_note = first.note
+    # The second signer read the latest checkpoint before the first committed: it saw none.
+    monkeypatch.setattr(tree, "latest_checkpoint", lambda session: None)
+    with hub.sessions() as session:
+        second = tree.sign_checkpoint(session, hub.log_signer)
+        session.commit()
+        assert second.size == 10 and second.note == first_note
+    with hub.sessions() as session:
+        assert log.verify(session, vkey=hub.log_signer.vkey).checkpoints == 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -12,7 +13,7 @@ from sqlalchemy import select, text
 from sqlalchemy.exc import OperationalError
 
 from hub.disclosure import log
-from hub.disclosure.models import LogEntry, LogNode
+from hub.disclosure.models import LogCheckpoint, LogEntry, LogNode
 from hub.disclosure.shared_head import SharedHead
 from hub.disclosure.writer import LogWriter
 from hub.runtime import Hub
@@ -83,13 +84,59 @@ def test_a_failed_batch_answers_every_waiter_with_the_error(hub: Hub) -> None:
     assert len(failures) == 5
 
 
+def _checkpoint_sizes(hub: Hub, at_least: int) -> list[int]:
+    """The signed sizes, once there are ``at_least`` of them: signing runs in the background."""
+    deadline = time.monotonic() + 20
+    while True:
+        with hub.sessions() as session:
+            sizes = sorted(session.execute(select(LogCheckpoint.size)).scalars())
+        if len(sizes) >= at_least or time.monotonic() > deadline:
+            return sizes
+        time.sleep(0.02)
+
+
+def _signing_writer(hub: Hub, every: int) -> LogWriter:
+    return LogWriter(
+        hub.sessions,
+        hub.log_signer,
+        checkpoint_every=every,
+        checkpoint_seconds=3600,
+        engine=hub.engine,
+        shared_head=hub.settings.data_dir / "log-head",
+    )
+
+
 def test_the_writer_signs_a_head_every_n_entries(hub: Hub) -> None:
-    writer = LogWriter(hub.sessions, hub.log_signer, checkpoint_every=10, checkpoint_seconds=3600)
-    for i in range(25):
-        writer.record(_pending(0, i))
+    writer = _signing_writer(hub, 10)
+    try:
+        for i in range(10):
+            writer.record(_pending(0, i))
+        assert _checkpoint_sizes(hub, 1) == [10]
+        for i in range(10, 25):
+            writer.record(_pending(0, i))
+        sizes = _checkpoint_sizes(hub, 2)
+    finally:
+        writer.close()
+    assert len(sizes) == 2 and sizes[1] >= 20  # not one per entry, and not before it was due
     with hub.sessions() as session:
         result = log.verify(session, vkey=hub.log_signer.vkey)
     assert result.ok and result.checkpoints == 2
+
+
+def test_a_worker_does_not_sign_again_a_head_another_worker_just_signed(hub: Hub) -> None:
+    other_worker = Hub.start(hub.settings, keyring=hub.keyring)
+    first, second = _signing_writer(hub, 10), _signing_writer(other_worker, 10)
+    try:
+        for i in range(9):
+            (first if i % 2 else second).record(_pending(i % 2, i))
+        first.record(_pending(1, 9))  # the 10th entry: the first worker's signer signs
+        assert _checkpoint_sizes(hub, 1) == [10]
+        second.record(_pending(0, 10))  # due by its own count, but it reads the head signed
+    finally:
+        second.close()
+        first.close()
+        other_worker.close()
+    assert _checkpoint_sizes(hub, 2) == [10]
 
 
 def test_an_append_made_outside_the_writer_is_built_on_not_overwritten(hub: Hub) -> None:
