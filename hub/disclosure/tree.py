@@ -15,7 +15,8 @@ from urllib.parse import urlsplit
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import select, tuple_
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from hub.db.base import utcnow
@@ -112,17 +113,30 @@ def sign_checkpoint(session: Session, signer: LogSigner) -> LogCheckpoint:
         signed_at=utcnow(),
         note=signer.sign(head.size, head.root),
     )
-    try:
-        with session.begin_nested():
-            session.add(row)
-    except IntegrityError:  # another worker signed this very size a moment ago
+    if not _insert_once(session, row):  # another worker signed this very size a moment ago
         signed = checkpoint_at(session, head.size)
         if signed is None or signed.root_hash != row.root_hash:
-            raise LogInconsistent(
-                f"a checkpoint at size {head.size} was signed over another root"
-            ) from None
+            raise LogInconsistent(f"a checkpoint at size {head.size} was signed over another root")
         return signed
     return row
+
+
+def _insert_once(session: Session, row: LogCheckpoint) -> bool:
+    """Insert the checkpoint unless its size is already signed; True if this one went in.
+
+    ON CONFLICT DO NOTHING rather than catching the duplicate key: both databases support it,
+    and a worker that lost the race leaves no error in the database's log.
+    """
+    values = {
+        "size": row.size,
+        "root_hash": row.root_hash,
+        "signed_at": row.signed_at,
+        "note": row.note,
+    }
+    dialect = session.get_bind().dialect.name
+    statement = (pg_insert if dialect == "postgresql" else sqlite_insert)(LogCheckpoint)
+    done = session.execute(statement.values(values).on_conflict_do_nothing())
+    return bool(getattr(done, "rowcount", 0))
 
 
 # Proofs ------------------------------------------------------------------------------------
