@@ -16,14 +16,15 @@ DATABASE_UNAVAILABLE = (OperationalError, InterfaceError)
 (InterfaceError: the driver found the connection already closed). Answered 503, not 500."""
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
-    """Create an engine with each database's durability and locking settings."""
+def make_engine(url: str, *, read_only: bool = False, **kwargs: Any) -> Engine:
+    """Create an engine with each database's durability and locking settings (``read_only``:
+    for an engine that never writes; on SQLite its transactions then begin deferred)."""
     if url.startswith("sqlite"):
         path = url.split("///", 1)[1] if "///" in url else ""
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"timeout": 30}, **kwargs)
-        _configure_sqlite(engine)
+        _configure_sqlite(engine, begin="BEGIN" if read_only else "BEGIN IMMEDIATE")
         return engine
     # No ping before each checkout: it costs every request a round trip. A connection the
     # server dropped fails its first statement instead; SQLAlchemy then recognises the
@@ -35,12 +36,13 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     return create_engine(url, **kwargs)
 
 
-def _configure_sqlite(engine: Engine) -> None:
+def _configure_sqlite(engine: Engine, *, begin: str) -> None:
     """WAL for concurrent readers; BEGIN IMMEDIATE so that two writers never interleave.
 
     pysqlite's own transaction handling begins lazily and cannot take the write lock up
     front, so the hub switches it off and emits BEGIN itself (SQLAlchemy's documented
-    recipe for SQLite).
+    recipe for SQLite). An engine that only reads begins deferred: in WAL a reader neither
+    waits for the writer nor holds it up.
     """
 
     @event.listens_for(engine, "connect")
@@ -55,7 +57,7 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        connection.exec_driver_sql(begin)
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
@@ -74,11 +76,14 @@ def make_read_engine(engine: Engine) -> Engine:
     already sees its own snapshot, so a surrounding transaction adds no consistency, only
     a BEGIN and a COMMIT round trip per request. It is a pool of its own, set to autocommit
     once per connection: the same engine with autocommit as an execution option set and
-    reset it at every checkout, which cost a twentieth of the request's CPU. SQLite keeps
-    its transactions, on the one engine.
+    reset it at every checkout, which cost a twentieth of the request's CPU. On SQLite its
+    transactions begin deferred, so a decision's reads (on the event loop, hub.api.v1) never
+    wait for the log writer's write lock.
     """
     if engine.dialect.name != "postgresql":
-        return engine
+        if engine.url.database in (None, "", ":memory:"):
+            return engine  # a private in-memory database: a second engine would not see it
+        return make_engine(engine.url.render_as_string(hide_password=False), read_only=True)
     return make_engine(
         engine.url.render_as_string(hide_password=False), isolation_level="AUTOCOMMIT"
     )

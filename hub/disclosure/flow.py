@@ -91,14 +91,49 @@ class InvolvementsAnswer:
     identifiers: list[LinkedIdentifier] = field(default_factory=list)
 
 
+@dataclass
+class Decided:
+    """Steps 1 to 4 done: the answer to give, and the log entry that must be committed first.
+
+    Kept apart from the answer so that the recording step can wait on a thread (record) or
+    on the event loop (record_async), while the steps before it are the same code.
+    """
+
+    entry: log.Pending
+    status: int
+    decision: Decision
+    involvements: list[OpenInvolvement] = field(default_factory=list)
+    error: HubError | None = None
+    subject: str | None = None
+    identifiers: list[LinkedIdentifier] = field(default_factory=list)
+
+    def answered(self, receipt: log.Receipt) -> InvolvementsAnswer:
+        return InvolvementsAnswer(
+            status=self.status,
+            receipt=receipt,
+            decision=self.decision,
+            involvements=self.involvements,
+            error=self.error,
+            subject=self.subject,
+            identifiers=self.identifiers,
+        )
+
+
 def who_else_is_involved(hub: Hub, reads: Reads, query: InvolvementsQuery) -> InvolvementsAnswer:
+    """The whole path, recording on this thread (the FHIR face)."""
+    decided = decide_involvements(hub, reads, query)
+    return decided.answered(record(hub, reads, decided.entry))
+
+
+def decide_involvements(hub: Hub, reads: Reads, query: InvolvementsQuery) -> Decided:
+    """Steps 1 to 4 for a request as it arrived; the caller records, then responds."""
     asked: dict[str, Any] = {"what": query.what, "interface": query.interface}
 
     # 1. Authenticate the agency system.
     try:
         caller = hub.tokens.verify(bearer(query.authorization))
     except Unauthenticated as refused:
-        return _refuse(hub, reads, refused, requester=None, purpose=query.purpose, asked=asked)
+        return _refusal(hub, refused, requester=None, purpose=query.purpose, asked=asked)
     requester_log = {"agency": caller.agency_code, "client": caller.client_id}
     if query.scope not in caller.scopes:
         no_scope = HubError(
@@ -106,9 +141,7 @@ def who_else_is_involved(hub: Hub, reads: Reads, query: InvolvementsQuery) -> In
             code="insufficient-scope",
             status_code=403,
         )
-        return _refuse(
-            hub, reads, no_scope, requester=requester_log, purpose=query.purpose, asked=asked
-        )
+        return _refusal(hub, no_scope, requester=requester_log, purpose=query.purpose, asked=asked)
 
     # 2. Check the request itself, and any safeguarding override it makes.
     try:
@@ -117,9 +150,7 @@ def who_else_is_involved(hub: Hub, reads: Reads, query: InvolvementsQuery) -> In
     except HubError as malformed:
         if query.override.asked:
             asked["override"] = query.override.__dict__
-        return _refuse(
-            hub, reads, malformed, requester=requester_log, purpose=query.purpose, asked=asked
-        )
+        return _refusal(hub, malformed, requester=requester_log, purpose=query.purpose, asked=asked)
     requester_log.update({"practitioner": requester.practitioner, "role": requester.role})
     if identifier is None:
         asked["person_id"] = query.person_id
@@ -131,7 +162,7 @@ def who_else_is_involved(hub: Hub, reads: Reads, query: InvolvementsQuery) -> In
             }
         )
 
-    return involvements_for(
+    return decide_for(
         hub,
         reads,
         identifier,
@@ -158,7 +189,36 @@ def involvements_for(
     what: str = "involvements",
     override: Override | None = None,
 ) -> InvolvementsAnswer:
-    """Steps 3 to 6 for a requester already authenticated (by token, or by console sign-in)."""
+    """Steps 3 to 6 for a requester already authenticated (the console's sign-in)."""
+    decided = decide_for(
+        hub,
+        reads,
+        identifier,
+        purpose,
+        requester,
+        requester_log=requester_log,
+        asked=asked,
+        person_id=person_id,
+        what=what,
+        override=override,
+    )
+    return decided.answered(record(hub, reads, decided.entry))
+
+
+def decide_for(
+    hub: Hub,
+    reads: Reads,
+    identifier: Identifier | None,
+    purpose: str,
+    requester: Requester,
+    *,
+    requester_log: dict[str, Any],
+    asked: dict[str, Any],
+    person_id: str | None = None,
+    what: str = "involvements",
+    override: Override | None = None,
+) -> Decided:
+    """Steps 3 and 4 for an authenticated requester, and the entry that records them."""
     # 3. Resolve the child.
     if identifier is None:
         resolution = resolve_id(reads, person_id or "")
@@ -204,35 +264,29 @@ def involvements_for(
     if resolution.reason and decision.reasons == ("subject-not-found",):
         decision = deny(resolution.reason, rules=rules, rule_ids=decision.rule_ids)
 
-    # 5. Record the decision durably, before the answer leaves.
-    receipt = record_decision(
-        hub,
-        reads,
-        decision,
-        subject=child,
-        requester=requester_log,
-        purpose=purpose,
-        asked=asked,
+    # 5. The entry that records the decision: the caller commits it before the answer leaves.
+    entry = decision_entry(
+        decision, subject=child, requester=requester_log, purpose=purpose, asked=asked
     )
 
-    # 6. Respond: the same refusal whether the child is unknown or the answer is no.
+    # 6. The answer: the same refusal whether the child is unknown or the answer is no.
     if not decision.permitted:
         refusal = HubError(NOT_PERMITTED, code="not-permitted", status_code=403)
-        return InvolvementsAnswer(status=403, receipt=receipt, decision=decision, error=refusal)
+        return Decided(entry=entry, status=403, decision=decision, error=refusal)
     if what == "patient":
         # A shielded identifier is simply left out: showing it would name the agency.
         disclosed = set(decision.disclosed)
-        return InvolvementsAnswer(
+        return Decided(
+            entry=entry,
             status=200,
-            receipt=receipt,
             decision=decision,
             subject=child,
             identifiers=[i for i in identifiers if i.item_id in disclosed],
         )
     shown = set(decision.disclosed) | set(decision.shielded)
-    return InvolvementsAnswer(
+    return Decided(
+        entry=entry,
         status=200,
-        receipt=receipt,
         decision=decision,
         involvements=[i for i in involvements if i.id in shown],
         subject=child,
@@ -337,6 +391,50 @@ def checked_override(raw: OverrideRequest, *, role: str) -> Override | None:
     )
 
 
+def decision_entry(
+    decision: Decision,
+    *,
+    subject: str | None,
+    requester: dict[str, Any] | None,
+    purpose: str | None,
+    asked: dict[str, Any],
+    event: LogEvent = LogEvent.DISCLOSURE_DECIDED,
+) -> log.Pending:
+    """The disclosure log entry for one decision: every disclosure path records one of these."""
+    return log.Pending(
+        event=event,
+        subject=subject,
+        agency=requester["agency"] if requester else None,
+        outcome=str(decision.outcome),
+        body={
+            "requester": requester,
+            "purpose": purpose if purpose in {p.value for p in Purpose} else None,
+            "asked": asked,
+            "decision": decision.as_log(),
+        },
+    )
+
+
+def record(hub: Hub, reads: Reads, entry: log.Pending) -> log.Receipt:
+    """Step 5 on this thread: returns once the entry is committed (group commit batches it
+    with other requests')."""
+    reads.commit()  # end this request's reads; the log writer commits in its own turn
+    metrics.DECISIONS.labels(entry.outcome or "unknown").inc()
+    with metrics.LOG_APPEND_SECONDS.time():
+        receipt = hub.log.record(entry)
+    metrics.CHAIN_HEAD_SIZE.set(receipt.index + 1)
+    return receipt
+
+
+async def record_async(hub: Hub, entry: log.Pending) -> log.Receipt:
+    """Step 5 for a request on the event loop: the same, waiting without holding a thread."""
+    metrics.DECISIONS.labels(entry.outcome or "unknown").inc()
+    with metrics.LOG_APPEND_SECONDS.time():
+        receipt = await hub.log.record_async(entry)
+    metrics.CHAIN_HEAD_SIZE.set(receipt.index + 1)
+    return receipt
+
+
 def record_decision(
     hub: Hub,
     reads: Reads,
@@ -348,45 +446,24 @@ def record_decision(
     asked: dict[str, Any],
     event: LogEvent = LogEvent.DISCLOSURE_DECIDED,
 ) -> log.Receipt:
-    """Write one decision to the disclosure log; every disclosure path records through here.
-
-    Returns once the entry is committed: group commit batches it with other requests'.
-    """
-    reads.commit()  # end this request's reads; the log writer commits in its own turn
-    metrics.DECISIONS.labels(str(decision.outcome)).inc()
-    with metrics.LOG_APPEND_SECONDS.time():
-        receipt = hub.log.record(
-            log.Pending(
-                event=event,
-                subject=subject,
-                agency=requester["agency"] if requester else None,
-                outcome=str(decision.outcome),
-                body={
-                    "requester": requester,
-                    "purpose": purpose if purpose in {p.value for p in Purpose} else None,
-                    "asked": asked,
-                    "decision": decision.as_log(),
-                },
-            )
-        )
-    metrics.CHAIN_HEAD_SIZE.set(receipt.index + 1)
-    return receipt
+    """Write one decision to the disclosure log, on this thread (notifications use it)."""
+    entry = decision_entry(
+        decision, subject=subject, requester=requester, purpose=purpose, asked=asked, event=event
+    )
+    return record(hub, reads, entry)
 
 
-def _refuse(
+def _refusal(
     hub: Hub,
-    reads: Reads,
     error: HubError,
     *,
     requester: dict[str, Any] | None,
     purpose: str | None,
     asked: dict[str, Any],
-) -> InvolvementsAnswer:
+) -> Decided:
     """A request refused before any decision about a child: still one entry in the log."""
     decision = deny(error.code, rules=hub.current_rules())
-    receipt = record_decision(
-        hub, reads, decision, subject=None, requester=requester, purpose=purpose, asked=asked
+    entry = decision_entry(
+        decision, subject=None, requester=requester, purpose=purpose, asked=asked
     )
-    return InvolvementsAnswer(
-        status=error.status_code, receipt=receipt, decision=decision, error=error
-    )
+    return Decided(entry=entry, status=error.status_code, decision=decision, error=error)

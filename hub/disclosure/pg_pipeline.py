@@ -26,16 +26,14 @@ import threading
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from psycopg import errors, pq
 from sqlalchemy import Engine
 
 from hub.disclosure import log
 from hub.disclosure.shared_head import SharedHead
-
-if TYPE_CHECKING:
-    from hub.disclosure.writer import Waiter
+from hub.disclosure.waiting import Waiter, wake
 
 IN_FLIGHT = 2
 """Batches sent and not yet answered: one committing, one waiting behind it."""
@@ -377,6 +375,7 @@ def _answer(
     receipts: list[log.Receipt] | None = None,
     error: BaseException | None = None,
 ) -> None:
+    answered = []
     for i, waiter in enumerate(waiters):
         if waiter.done:
             continue
@@ -385,7 +384,8 @@ def _answer(
         else:
             waiter.error = error
         waiter.done = True
-        waiter.gate.release()
+        answered.append(waiter)
+    wake(answered)
 
 
 def _statement_error(result: Any) -> BaseException:

@@ -12,11 +12,12 @@ Across worker processes the head row serialises the batches, so there is one gap
 
 from __future__ import annotations
 
+import asyncio
 import threading
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import anyio.to_thread
 from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
@@ -25,31 +26,9 @@ from hub.disclosure import log, tree
 from hub.disclosure.pg_pipeline import PgPipeline
 from hub.disclosure.shared_head import SharedHead
 from hub.disclosure.signing import CheckpointSigner
+from hub.disclosure.waiting import Waiter
 
 GATHER_SECONDS = 0.001
-
-
-def _closed_gate() -> threading.Lock:
-    gate = threading.Lock()
-    gate.acquire()
-    return gate
-
-
-@dataclass
-class Waiter:
-    """A request waiting for its entry to be committed.
-
-    It waits on a lock held for it and released once, rather than on an Event: waking a
-    thread from an Event hands it the Event's lock as well, a second switch per request,
-    and a batch wakes every request in it at once.
-    """
-
-    pending: log.Pending
-    gate: threading.Lock = field(default_factory=_closed_gate)
-    lead: bool = False
-    done: bool = False
-    receipt: log.Receipt | None = None
-    error: BaseException | None = None
 
 
 class LogWriter:
@@ -102,6 +81,22 @@ class LogWriter:
             waiter.gate.acquire()
         else:
             self._lead_or_follow(waiter)
+        return self._answered(waiter)
+
+    async def record_async(self, pending: log.Pending) -> log.Receipt:
+        """record() for a request on the event loop: it waits for the commit holding no
+        thread. Leader/follower (SQLite) writes on a waiting request's own thread, so there
+        the request still takes one."""
+        if self._pipeline is None:
+            return await anyio.to_thread.run_sync(self.record, pending)
+        loop = asyncio.get_running_loop()
+        waiter = Waiter(log.checked(pending), future=loop.create_future())
+        self._pipeline.submit(waiter)
+        assert waiter.future is not None
+        await waiter.future
+        return self._answered(waiter)
+
+    def _answered(self, waiter: Waiter) -> log.Receipt:
         if waiter.error is not None:
             raise waiter.error
         assert waiter.receipt is not None
