@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Path, Request
 from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
 
 from consent.schemas import ConsentAmendment, ConsentIn, ConsentOut
 from consent.service import (
@@ -22,6 +23,7 @@ from hub.api.params import documented, parsed
 from hub.auth.scopes import Scope
 from hub.db.base import utcnow
 from hub.disclosure.flow import (
+    Decided,
     InvolvementsAnswer,
     InvolvementsQuery,
     OverrideRequest,
@@ -206,12 +208,14 @@ async def get_involvements(request: Request) -> Any:
     not). The decision is flagged for IG review. An override that is not fully argued is
     refused with 400, and that refusal is logged too.
     """
-    # The hub's busiest route runs on the event loop, not on a worker thread: its reads are
-    # a few indexed lookups on a pooled connection (under a millisecond in all), and the
-    # wait for the log commit, the long part, is awaited. Measured under bench/e2e.py load,
-    # the thread hop there and back and the threads contending for the GIL cost more than
-    # the reads. The parameters are read here rather than declared (hub/api/params.py says
-    # why), and the connection is opened here rather than as a dependency.
+    # Steps 1 to 4 read the database, blocking, so they run on a worker thread; the wait for
+    # the log commit (step 5, the long part) is awaited on the event loop, so no thread is
+    # held while the batch commits, and the worker threads (40 by default) no longer cap
+    # how many requests a worker can have waiting on a commit. Running the reads on the
+    # loop as well lost throughput under bench/e2e.py at full load: the loop then sat idle
+    # through every round trip. The parameters are read here rather than declared
+    # (hub/api/params.py says why), and the connection is opened in _decided rather than
+    # as a dependency, which would cost more hops to a worker thread.
     hub: Hub = request.app.state.hub  # not HubDep: solving even that cost a dependency pass
     asked, told = parsed(InvolvementsParams, InvolvementsHeaders, request)
     query = InvolvementsQuery(
@@ -228,10 +232,15 @@ async def get_involvements(request: Request) -> Any:
             not_told_reason=told.x_override_not_told_reason,
         ),
     )
-    with hub.read_engine.connect() as reads:
-        decided = decide_involvements(hub, reads, query)  # steps 1 to 4
+    decided = await run_in_threadpool(_decided, hub, query)  # steps 1 to 4
     receipt = await record_async(hub, decided.entry)  # step 5, committed before the answer
     return _respond(decided.answered(receipt))  # step 6
+
+
+def _decided(hub: Hub, query: InvolvementsQuery) -> Decided:
+    """Steps 1 to 4 on a worker thread, on a read connection held only for them."""
+    with hub.read_engine.connect() as reads:
+        return decide_involvements(hub, reads, query)
 
 
 def _respond(answer: InvolvementsAnswer) -> Any:

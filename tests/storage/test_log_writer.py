@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -15,6 +17,7 @@ from sqlalchemy.exc import OperationalError
 from hub.disclosure import log
 from hub.disclosure.models import LogCheckpoint, LogEntry, LogNode
 from hub.disclosure.shared_head import SharedHead
+from hub.disclosure.waiting import Waiter, wake
 from hub.disclosure.writer import LogWriter
 from hub.runtime import Hub
 from hub.vocab import LogEvent
@@ -287,3 +290,61 @@ def test_after_the_server_drops_every_connection_the_writer_connects_afresh(hub:
     assert outcomes[1:] == ["appended", "appended"], outcomes
     with hub.sessions() as session:
         assert log.verify(session).ok
+
+
+def test_requests_on_an_event_loop_wait_for_their_commit_without_a_thread(hub: Hub) -> None:
+    """The agency API awaits the commit: many requests on one loop, one chain, and each
+    answered only once its entry is stored."""
+
+    async def ask(i: int) -> log.Receipt:
+        receipt = await hub.log.record_async(_pending(9, i))
+        with hub.sessions() as session:  # committed before the answer came back
+            stored = session.get(LogEntry, receipt.index)
+            assert stored is not None and stored.entry_id == receipt.entry_id
+        return receipt
+
+    async def many() -> list[log.Receipt]:
+        return list(await asyncio.gather(*(ask(i) for i in range(40))))
+
+    receipts = asyncio.run(many())
+    assert sorted(r.index for r in receipts) == list(range(40))
+    with hub.sessions() as session:
+        assert log.verify(session).ok
+
+
+def test_an_entry_refused_on_the_event_loop_raises_there(hub: Hub) -> None:
+    async def refused() -> None:
+        await hub.log.record_async(log.Pending(LogEvent.DISCLOSURE_DECIDED, {"x": float("inf")}))
+
+    with pytest.raises(ValueError):
+        asyncio.run(refused())
+    assert asyncio.run(_one(hub)).index == 0
+
+
+async def _one(hub: Hub) -> log.Receipt:
+    return await hub.log.record_async(_pending(9, 0))
+
+
+def test_a_batch_wakes_each_thread_and_each_loop_once() -> None:
+    """Threads are woken through their gates; a loop gets one call for all its requests."""
+    calls: list[int] = []
+
+    async def on_loop() -> None:
+        loop = asyncio.get_running_loop()
+        original = loop.call_soon_threadsafe
+
+        def counted(callback: Any, *args: Any) -> Any:
+            calls.append(len(args[0]))
+            return original(callback, *args)
+
+        loop.call_soon_threadsafe = counted  # type: ignore[method-assign]
+        waiters = [Waiter(_pending(0, i), future=loop.create_future()) for i in range(3)]
+        threaded = Waiter(_pending(0, 3))
+        done = threading.Thread(target=wake, args=([*waiters, threaded],))
+        done.start()
+        await asyncio.wait_for(asyncio.gather(*(w.future for w in waiters if w.future)), 5)
+        done.join()
+        assert threaded.gate.acquire(timeout=5)
+
+    asyncio.run(on_loop())
+    assert calls == [3]
