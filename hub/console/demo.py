@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from hub.agencies.models import Agency, ApiClient
 from hub.console.users import ConsoleRole, create_user
 from hub.decision.decide import Requester
-from hub.disclosure.flow import involvements_for
+from hub.disclosure.flow import decide_for, recorded
 from hub.identifiers import NHS_NUMBER_SYSTEM, normalise
 from hub.runtime import Hub
 from hub.vocab import Purpose, Role
@@ -116,7 +116,7 @@ def make_requests(hub: Hub, session: Session, nhs_numbers: list[str]) -> int:
                 practitioner=practitioner,
                 role=role,
             )
-            involvements_for(
+            decided = decide_for(
                 hub,
                 session,
                 identifier,
@@ -134,5 +134,6 @@ def make_requests(hub: Hub, session: Session, nhs_numbers: list[str]) -> int:
                     "identifier_index": hub.crypto.blind.of(identifier.system, identifier.value),
                 },
             )
+            recorded(hub, session, decided)
             made += 1
     return made

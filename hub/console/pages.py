@@ -36,7 +36,7 @@ from hub.console.web import (
 )
 from hub.db.base import utcnow
 from hub.decision.decide import Requester
-from hub.disclosure.flow import NOT_PERMITTED, involvements_for
+from hub.disclosure.flow import NOT_PERMITTED, decide_for, recorded
 from hub.disclosure.log import append
 from hub.identifiers import InvalidIdentifier
 from hub.vocab import LegalBasis, LogEvent, Outcome, Purpose
@@ -500,7 +500,7 @@ def child_page(
         practitioner=user.practitioner_ref,
         role=user.role,
     )
-    answer = involvements_for(
+    decided = decide_for(
         hub,
         session,
         parsed,
@@ -521,6 +521,7 @@ def child_page(
             "shown": ["involvements", "family", "consents"],
         },
     )
+    answer = recorded(hub, session, decided)
     context: dict[str, Any] = {"answer": answer, "purpose": purpose, "not_permitted": NOT_PERMITTED}
     if answer.decision.permitted and answer.subject:
         context.update(

@@ -121,8 +121,7 @@ class Decided:
 
 def who_else_is_involved(hub: Hub, reads: Reads, query: InvolvementsQuery) -> InvolvementsAnswer:
     """The whole path, recording on this thread (the FHIR face)."""
-    decided = decide_involvements(hub, reads, query)
-    return decided.answered(record(hub, reads, decided.entry))
+    return recorded(hub, reads, decide_involvements(hub, reads, query))
 
 
 def decide_involvements(hub: Hub, reads: Reads, query: InvolvementsQuery) -> Decided:
@@ -176,32 +175,8 @@ def decide_involvements(hub: Hub, reads: Reads, query: InvolvementsQuery) -> Dec
     )
 
 
-def involvements_for(
-    hub: Hub,
-    reads: Reads,
-    identifier: Identifier | None,
-    purpose: str,
-    requester: Requester,
-    *,
-    requester_log: dict[str, Any],
-    asked: dict[str, Any],
-    person_id: str | None = None,
-    what: str = "involvements",
-    override: Override | None = None,
-) -> InvolvementsAnswer:
-    """Steps 3 to 6 for a requester already authenticated (the console's sign-in)."""
-    decided = decide_for(
-        hub,
-        reads,
-        identifier,
-        purpose,
-        requester,
-        requester_log=requester_log,
-        asked=asked,
-        person_id=person_id,
-        what=what,
-        override=override,
-    )
+def recorded(hub: Hub, reads: Reads, decided: Decided) -> InvolvementsAnswer:
+    """Step 5 on this thread, then the answer (the FHIR face and the console)."""
     return decided.answered(record(hub, reads, decided.entry))
 
 
@@ -218,7 +193,8 @@ def decide_for(
     what: str = "involvements",
     override: Override | None = None,
 ) -> Decided:
-    """Steps 3 and 4 for an authenticated requester, and the entry that records them."""
+    """Steps 3 and 4 for a requester already authenticated (by token, or by console sign-in),
+    and the entry that records them."""
     # 3. Resolve the child.
     if identifier is None:
         resolution = resolve_id(reads, person_id or "")
