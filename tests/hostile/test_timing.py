@@ -7,6 +7,7 @@ work, statement for statement. ``bench/timing.py`` measures the two time distrib
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -28,17 +29,23 @@ def world(hub: Hub) -> Iterator[World]:
 
 
 def statements(world: World, nhs: str) -> list[str]:
+    """The statements one request sends through the hub's engines (its reads go through the
+    read engine). The checkpoint signer's thread works in the background, for no request."""
     seen: list[str] = []
+    engines = {world.hub.engine, world.hub.read_engine}
 
     def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        seen.append(re.sub(r"\s+", " ", statement))
+        if threading.current_thread().name != "log-checkpoint-signer":
+            seen.append(re.sub(r"\s+", " ", statement))
 
     world.ask("COUNCIL", f"nhs|{nhs}")  # warm the token and caches
-    event.listen(world.hub.engine, "before_cursor_execute", record)
+    for engine in engines:
+        event.listen(engine, "before_cursor_execute", record)
     try:
         response = world.ask("COUNCIL", f"nhs|{nhs}")
     finally:
-        event.remove(world.hub.engine, "before_cursor_execute", record)
+        for engine in engines:
+            event.remove(engine, "before_cursor_execute", record)
     assert response.status_code == 403
     return seen
 
@@ -48,3 +55,6 @@ def test_unknown_and_not_permitted_do_the_same_database_work(world: World) -> No
     denied = statements(world, NHS_NO_CONSENT)
 
     assert unknown == denied
+    if world.hub.engine.dialect.name == "sqlite":
+        # On PostgreSQL the reads go to psycopg directly (hub/db/reads.py), past these events.
+        assert len(unknown) >= 3  # resolve, open involvements, consents: the check saw them
