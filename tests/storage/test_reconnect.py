@@ -67,7 +67,11 @@ def test_a_connection_found_closed_is_a_503_not_a_500(
     def closed(_pending: log.Pending) -> log.Receipt:
         raise InterfaceError("append to the disclosure log", None, Exception("connection closed"))
 
+    async def closed_on_the_loop(pending: log.Pending) -> log.Receipt:
+        return closed(pending)
+
     monkeypatch.setattr(hub.log, "record", closed)
+    monkeypatch.setattr(hub.log, "record_async", closed_on_the_loop)
     client = TestClient(create_app(hub), raise_server_exceptions=False)
     answer = client.get(
         "/v1/children/involvements",
