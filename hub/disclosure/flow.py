@@ -411,24 +411,6 @@ async def record_async(hub: Hub, entry: log.Pending) -> log.Receipt:
     return receipt
 
 
-def record_decision(
-    hub: Hub,
-    reads: Reads,
-    decision: Decision,
-    *,
-    subject: str | None,
-    requester: dict[str, Any] | None,
-    purpose: str | None,
-    asked: dict[str, Any],
-    event: LogEvent = LogEvent.DISCLOSURE_DECIDED,
-) -> log.Receipt:
-    """Write one decision to the disclosure log, on this thread (notifications use it)."""
-    entry = decision_entry(
-        decision, subject=subject, requester=requester, purpose=purpose, asked=asked, event=event
-    )
-    return record(hub, reads, entry)
-
-
 def _refusal(
     hub: Hub,
     error: HubError,

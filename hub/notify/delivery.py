@@ -23,7 +23,7 @@ from consent.check import consents_for
 from hub.agencies.models import Agency
 from hub.db.base import new_id, utcnow
 from hub.decision.decide import Decision, Item, Requester, decide, deny
-from hub.disclosure.flow import record_decision
+from hub.disclosure.flow import decision_entry, record
 from hub.fhir import resources
 from hub.involvements.models import Involvement
 from hub.involvements.views import OpenInvolvement
@@ -171,9 +171,7 @@ def _decide(
             rules=hub.rules,
             at=now,
         )
-    receipt = record_decision(
-        hub,
-        session,
+    entry = decision_entry(
         decision,
         subject=message.person_id,
         requester={
@@ -193,6 +191,7 @@ def _decide(
         },
         event=LogEvent.NOTIFICATION_DECIDED,
     )
+    receipt = record(hub, session, entry)
     return decision, receipt.entry_id, focus
 
 
