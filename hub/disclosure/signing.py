@@ -92,9 +92,9 @@ class CheckpointSigner:
             with self._wake:
                 while not (self._closing or self._asked):
                     self._wake.wait()
-                if self._closing:
+                if not self._asked:  # closing, and nothing left to sign
                     return
-                size, self._asked = self._asked, 0
+                size, self._asked = self._asked, 0  # a head due as the writer closes is signed
             try:
                 self._sign_if_due(size)
             except tree.LogInconsistent:

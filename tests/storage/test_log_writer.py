@@ -126,6 +126,17 @@ def test_the_writer_signs_a_head_every_n_entries(hub: Hub) -> None:
     assert result.ok and result.checkpoints == 2
 
 
+def test_a_head_due_as_the_writer_closes_is_still_signed(hub: Hub) -> None:
+    """A short-lived process (an import, the CLI) that crosses the threshold and then closes
+    leaves its checkpoint behind: closing waits for the signing it asked for."""
+    writer = _signing_writer(hub, 10)
+    for i in range(10):
+        writer.record(_pending(0, i))
+    writer.close()
+    with hub.sessions() as session:
+        assert list(session.execute(select(LogCheckpoint.size)).scalars()) == [10]
+
+
 def test_a_worker_does_not_sign_again_a_head_another_worker_just_signed(hub: Hub) -> None:
     other_worker = Hub.start(hub.settings, keyring=hub.keyring)
     first, second = _signing_writer(hub, 10), _signing_writer(other_worker, 10)
