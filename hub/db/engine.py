@@ -77,8 +77,8 @@ def make_read_engine(engine: Engine) -> Engine:
     a BEGIN and a COMMIT round trip per request. It is a pool of its own, set to autocommit
     once per connection: the same engine with autocommit as an execution option set and
     reset it at every checkout, which cost a twentieth of the request's CPU. On SQLite its
-    transactions begin deferred, so a decision's reads (on the event loop, hub.api.v1) never
-    wait for the log writer's write lock.
+    transactions begin deferred, so a decision's reads never wait for the log writer's
+    write lock.
     """
     if engine.dialect.name != "postgresql":
         if engine.url.database in (None, "", ":memory:"):

@@ -89,11 +89,10 @@ class LogWriter:
         the request still takes one."""
         if self._pipeline is None:
             return await anyio.to_thread.run_sync(self.record, pending)
-        loop = asyncio.get_running_loop()
-        waiter = Waiter(log.checked(pending), future=loop.create_future())
+        committed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        waiter = Waiter(log.checked(pending), future=committed)
         self._pipeline.submit(waiter)
-        assert waiter.future is not None
-        await waiter.future
+        await committed
         return self._answered(waiter)
 
     def _answered(self, waiter: Waiter) -> log.Receipt:
