@@ -10,7 +10,7 @@ through a Baton: this helper claims chunks from the front, the parent from the b
 they meet; each hashes the Merkle subtrees between signed sizes as soon as it holds their
 leaves. The helper answers on stdout with one line "<lines> <first broken link or -1>" and
 the roots of the subtrees ``spans(0, sizes below <lines>, then <lines>)``, 32 bytes each. It
-imports only the standard library's hashlib, io, select and sys (and posix, loaded at
+imports only the standard library's hashlib, io, select, sys and time (and posix, loaded at
 start-up), so it starts in milliseconds rather than paying for the hub's imports.
 """
 
@@ -20,6 +20,7 @@ import hashlib
 import io
 import select
 import sys
+from time import monotonic
 
 try:  # posix is loaded at start-up, where importing os would cost the helper a millisecond
     from posix import read, write
@@ -97,19 +98,39 @@ class Baton:
         self.read_fd = read_fd
         self.write_fd = write_fd
 
+    @classmethod
+    def new(cls) -> Baton:
+        """A pipe for the baton, its read end non-blocking (see take); made by the parent."""
+        import os  # not at the top: the helper never needs it
+
+        read_fd, write_fd = os.pipe()
+        os.set_blocking(read_fd, False)
+        return cls(read_fd, write_fd)
+
     def take(
         self, timeout: float | None = None, watch: int | None = None
     ) -> tuple[int, int] | None:
-        """Wait for the baton; None on timeout, or if ``watch`` is readable first (ended)."""
-        ready, _, _ = select.select(
-            [self.read_fd] if watch is None else [self.read_fd, watch], [], [], timeout
-        )
-        if self.read_fd not in ready:
-            return None
-        data = read(self.read_fd, 2 * WORD)
-        if len(data) != 2 * WORD:
-            raise ValueError("the baton came back cut short")
-        return int.from_bytes(data[:WORD], "little"), int.from_bytes(data[WORD:], "little")
+        """Wait for the baton; None on timeout, or if ``watch`` is readable first (ended).
+
+        Both processes read the one pipe, so the baton seen by select may be gone by the
+        read: the other took it first. The read end is non-blocking (see new) and
+        that is a wait like any other; a blocking read would wait for ever were the other to
+        die holding it.
+        """
+        end = None if timeout is None else monotonic() + timeout
+        while True:
+            left = None if end is None else max(0.0, end - monotonic())
+            fds = [self.read_fd] if watch is None else [self.read_fd, watch]
+            ready, _, _ = select.select(fds, [], [], left)
+            if self.read_fd not in ready:
+                return None
+            try:
+                data = read(self.read_fd, 2 * WORD)
+            except BlockingIOError:
+                continue
+            if len(data) != 2 * WORD:
+                raise ValueError("the baton came back cut short")
+            return int.from_bytes(data[:WORD], "little"), int.from_bytes(data[WORD:], "little")
 
     def give(self, lo: int, hi: int) -> None:
         write(self.write_fd, lo.to_bytes(WORD, "little") + hi.to_bytes(WORD, "little"))

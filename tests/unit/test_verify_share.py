@@ -6,6 +6,10 @@ import hashlib
 import io
 import itertools
 import os
+import select
+import threading
+from typing import Any
+from unittest import mock
 
 import pytest
 from hypothesis import given, settings
@@ -123,7 +127,7 @@ def test_subtrees_between_sizes_hashed_apart_are_the_subtrees_of_the_whole(
 
 
 def test_the_baton_goes_round_and_waits() -> None:
-    baton = verify_share.Baton(*os.pipe())
+    baton = verify_share.Baton.new()
     watched_read, watched_write = os.pipe()
     try:
         assert baton.take(timeout=0.01) is None  # nobody has put it down yet
@@ -136,6 +140,35 @@ def test_the_baton_goes_round_and_waits() -> None:
     finally:
         for fd in (baton.read_fd, baton.write_fd, watched_read, watched_write):
             os.close(fd)
+
+
+def test_a_baton_the_other_process_took_first_is_waited_for_not_read_for_ever() -> None:
+    """select can see the baton that the other process then reads: were this side's read a
+    blocking one, and the other to die holding the baton, it would wait for ever."""
+    baton = verify_share.Baton.new()
+    real = select.select
+    calls = 0
+
+    def taken_by_the_other(*args: Any) -> Any:
+        nonlocal calls
+        calls += 1
+        return ([baton.read_fd], [], []) if calls == 1 else real(*args)
+
+    answers: list[tuple[int, int] | None] = []
+    try:
+        with mock.patch.object(verify_share.select, "select", taken_by_the_other):
+            waiting = threading.Thread(target=lambda: answers.append(baton.take(timeout=0.2)))
+            waiting.start()
+            waiting.join(timeout=10)
+            assert not waiting.is_alive(), "the take blocked on an empty pipe"
+            assert answers == [None] and calls > 1  # it went back to select, then timed out
+
+            calls = 0
+            baton.give(3, 9)  # the other process puts it back down: now it is this side's
+            assert baton.take(timeout=1) == (3, 9)
+    finally:
+        os.close(baton.read_fd)
+        os.close(baton.write_fd)
 
 
 @pytest.mark.parametrize(("at", "end"), [(0, 4), (3, 4), (4, 8), (7, 8), (8, 12), (11, 12)])
