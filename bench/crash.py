@@ -29,6 +29,7 @@ sys.path.insert(0, str(ROOT))
 import httpx  # noqa: E402
 from sqlalchemy import select, text  # noqa: E402
 
+from bench.free_port import require_free  # noqa: E402
 from hub.crypto.keys import Keyring, write_key_file  # noqa: E402
 from hub.db.migrate import upgrade  # noqa: E402
 from hub.demo import build_county  # noqa: E402
@@ -42,6 +43,7 @@ PUBLIC_URL = f"http://127.0.0.1:{PORT}"
 
 
 def start(env: dict[str, str]) -> subprocess.Popen[bytes]:
+    require_free(PORT)
     process = subprocess.Popen(
         [
             *(sys.executable, "-m", "hub.serve", "hub.asgi:app", "--host", "127.0.0.1"),
@@ -57,7 +59,9 @@ def start(env: dict[str, str]) -> subprocess.Popen[bytes]:
     while time.time() < deadline:
         try:
             if httpx.get(f"{PUBLIC_URL}/readyz", timeout=1).status_code == 200:
-                return process
+                if process.poll() is None:
+                    return process
+                break
         except httpx.HTTPError:
             pass
         time.sleep(0.2)

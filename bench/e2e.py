@@ -7,9 +7,10 @@ with 16 concurrent connections for ``--seconds``, as fast as it answers; then th
 same way, on the full "who else is involved" path (bearer token verified, identifier
 resolved through the blind index, rules + consent + shielding, log entry committed); then
 the hub again with requests due at half the floor's rate, latency counted from when each
-was due (the issue's "p99 at that load"). Last line: {"runs": [{"db", "hub_rps",
-"hub_p50_ms", "hub_p99_ms", "floor_rps", "floor_p99_ms", "ratio", "hub_at_half_floor_rps",
-"hub_at_half_floor_p99_ms", ...}, ...]}.
+was due (the issue's "p99 at that load"). The floor is paced at that same rate too, so the
+tail the machine itself gives at that load is printed beside the hub's. Last line:
+{"runs": [{"db", "hub_rps", "hub_p50_ms", "hub_p99_ms", "floor_rps", "floor_p99_ms", "ratio",
+"hub_at_half_floor_rps", "hub_at_half_floor_p99_ms", "floor_at_half_floor_p99_ms", ...}]}.
 
 The request mix: 80% permitted (council social worker, s47 enquiry, involvements
 disclosed), 10% refused (no rule), 10% unknown child. The load generator is Python (aiohttp),
@@ -35,6 +36,8 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from bench.free_port import require_free  # noqa: E402
 
 CACHE = ROOT / ".bench-cache"
 HUB_PORT = 18431
@@ -188,6 +191,7 @@ def create_pg_database() -> str:
 
 
 def serve(app: str, port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    require_free(port)
     process = subprocess.Popen(
         [
             *(sys.executable, "-m", "hub.serve", app, "--host", "127.0.0.1", "--port", str(port)),
@@ -203,7 +207,9 @@ def serve(app: str, port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
     while time.time() < deadline:
         try:
             if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code < 500:
-                return process
+                if process.poll() is None:
+                    return process
+                break
         except httpx.HTTPError:
             pass
         time.sleep(0.3)
@@ -348,6 +354,9 @@ def run(db: str, seconds: float, children: int) -> dict[str, Any]:
     floor = serve("bench.floor_app:app", FLOOR_PORT, {"BENCH_FLOOR_DB": meta["url"]})
     try:
         floor_result = load("floor", seconds, cache / "meta.json")
+        # The same paced load on the floor: the tail this machine gives at that rate to an
+        # endpoint doing the least work, against which the hub's p99 there can be read.
+        floor_half = load("floor", seconds, cache / "meta.json", rate=floor_result["rps"] / 2)
     finally:
         stop(floor)
     hub = serve("hub.asgi:app", HUB_PORT, hub_env)
@@ -370,6 +379,8 @@ def run(db: str, seconds: float, children: int) -> dict[str, Any]:
         "hub_at_half_floor_rps": half["rps"],
         "hub_at_half_floor_p50_ms": half["p50_ms"],
         "hub_at_half_floor_p99_ms": half["p99_ms"],
+        "floor_at_half_floor_p50_ms": floor_half["p50_ms"],
+        "floor_at_half_floor_p99_ms": floor_half["p99_ms"],
     }
 
 
@@ -394,7 +405,7 @@ def main() -> None:
     runs = [run(db, args.seconds, args.children) for db in dbs]
     columns = (
         *("db", "hub_rps", "hub_p50_ms", "hub_p99_ms", "floor_rps", "floor_p99_ms", "ratio"),
-        *("hub_at_half_floor_rps", "hub_at_half_floor_p99_ms"),
+        *("hub_at_half_floor_rps", "hub_at_half_floor_p99_ms", "floor_at_half_floor_p99_ms"),
     )
     print("  ".join(f"{c:>12}" for c in columns))
     for r in runs:

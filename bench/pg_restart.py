@@ -32,6 +32,7 @@ sys.path.insert(0, str(ROOT))
 
 import httpx  # noqa: E402
 
+from bench.free_port import require_free  # noqa: E402
 from hub.crypto.keys import Keyring, write_key_file  # noqa: E402
 from hub.db.migrate import upgrade  # noqa: E402
 from hub.demo import build_county  # noqa: E402
@@ -101,6 +102,7 @@ def main() -> None:
         hub = Hub.start(Settings(database_url=url, data_dir=tmp), keyring=keyring)
         county = build_county(hub, token_endpoint=f"{PUBLIC_URL}/oauth/token", children=8)
         hub.close()
+        require_free(HUB_PORT)
         hub_process = subprocess.Popen(
             [
                 *(sys.executable, "-m", "hub.serve", "hub.asgi:app", "--host", "127.0.0.1"),

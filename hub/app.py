@@ -39,8 +39,10 @@ def create_app(hub: Hub) -> FastAPI:
         default_response_class=JSONResponse,
     )
     app.state.hub = hub
-    app.include_router(public.router)
+    # Routes are matched in order, each candidate costing a few microseconds: the agency API,
+    # where the load is, goes first (bench/e2e.py: about 0.1 ms of CPU a request).
     app.include_router(v1.router)
+    app.include_router(public.router)
     app.include_router(log_proofs.router)
     app.include_router(audit.router)
     app.include_router(fhir_consent.router)
