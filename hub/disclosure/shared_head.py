@@ -21,6 +21,7 @@ import contextlib
 import hashlib
 import mmap
 import os
+import re
 import struct
 from collections.abc import Iterator
 from pathlib import Path
@@ -35,6 +36,9 @@ except ImportError:  # not on Windows: there each writer keeps its own head, as 
 SIZE = 16384
 """Bytes of the file: a length, the text's SHA-256, then "size chain_hash frontier"."""
 _HEADER = struct.Struct("<I32s")
+_SHAPE = re.compile(r"([0-9]+) ([0-9a-f]{64}) ((?:[0-9a-f]{64}(?:,[0-9a-f]{64})*)?)")
+"""One regular expression: checking the hashes a character at a time in Python cost 0.2 ms
+a batch, inside the turn the other worker waits for."""
 
 
 class SharedHead:
@@ -77,17 +81,15 @@ class SharedHead:
         data = self._map[_HEADER.size : _HEADER.size + length]
         if hashlib.sha256(data).digest() != digest:
             return None
-        text = data.decode("ascii", "replace")
-        size, _, rest = text.partition(" ")
-        chain_hash, _, frontier = rest.partition(" ")
-        if not size.isdigit() or not _is_hash(chain_hash):
+        shaped = _SHAPE.fullmatch(data.decode("ascii", "replace"))
+        if shaped is None:
             return None
+        size, chain_hash, frontier = int(shaped[1]), shaped[2], shaped[3]
         # A tree of n leaves has one frontier hash for each bit set in n: a hint of any
         # other shape could not even be built on.
-        hashes = frontier.split(",") if frontier else []
-        if len(hashes) != int(size).bit_count() or not all(map(_is_hash, hashes)):
+        if (frontier.count(",") + 1 if frontier else 0) != size.bit_count():
             return None
-        return log.Head(int(size), chain_hash, frontier)
+        return log.Head(size, chain_hash, frontier)
 
     def write(self, head: log.Head | None) -> None:
         """Record the head a batch just sent will leave (None: not known, forget it)."""
@@ -102,6 +104,3 @@ class SharedHead:
         self._map.close()
         os.close(self._fd)
 
-
-def _is_hash(text: str) -> bool:
-    return len(text) == 64 and all(c in "0123456789abcdef" for c in text)

@@ -227,6 +227,27 @@ def test_the_shared_head_reads_back_what_was_written(tmp_path: Path) -> None:
     again.close()
 
 
+@pytest.mark.parametrize(
+    "head",
+    [
+        log.Head(6, "ab" * 32, "cd" * 32),  # 6 = 0b110 needs two frontier hashes, not one
+        log.Head(1, "ab" * 32, ""),  # and 1 needs one
+        log.Head(1, "AB" * 32, "cd" * 32),  # hashes are written in lower case
+        log.Head(1, "ab" * 31, "cd" * 32),  # and are 64 characters long
+        log.Head(2, "ab" * 32, "cd" * 32 + ","),
+        log.Head(1, "ab" * 32, "cd" * 32 + " x"),
+    ],
+)
+def test_a_head_of_the_wrong_shape_reads_as_no_head(tmp_path: Path, head: log.Head) -> None:
+    """Whole under its digest, but no head a batch could be built on: ignored, not used."""
+    shared = SharedHead(tmp_path / "log-head")
+    shared.write(head)
+    assert shared.read() is None
+    shared.write(log.Head(0, "ab" * 32, ""))  # an empty log has no frontier at all
+    assert shared.read() == log.Head(0, "ab" * 32, "")
+    shared.close()
+
+
 def test_a_write_cut_short_reads_as_no_head(tmp_path: Path) -> None:
     """A worker killed while it wrote leaves a text that fails its digest: no head at all,
     never a head with half of another's frontier."""
