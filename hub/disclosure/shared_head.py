@@ -103,4 +103,3 @@ class SharedHead:
     def close(self) -> None:
         self._map.close()
         os.close(self._fd)
-
