@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -29,9 +30,9 @@ def reload_marker(settings: Settings) -> Path:
     return settings.data_dir / RELOAD_MARKER
 
 
-def _stamp(path: Path) -> int | None:
+def _stamp(path: str) -> int | None:
     try:
-        return path.stat().st_mtime_ns
+        return os.stat(path).st_mtime_ns
     except OSError:
         return None
 
@@ -49,9 +50,12 @@ class Hub:
     log_signer: LogSigner
     log: LogWriter
     _reload_stamp: int | None = field(default=None, init=False)
+    _reload_path: str = field(default="", init=False)
 
     def __post_init__(self) -> None:
-        self._reload_stamp = _stamp(reload_marker(self.settings))
+        # Built once as a string: every decision stats it, and pathlib cost more than the stat.
+        self._reload_path = str(reload_marker(self.settings))
+        self._reload_stamp = _stamp(self._reload_path)
 
     linker: LiveLinker
 
@@ -91,7 +95,7 @@ class Hub:
 
         One stat() per call; a malformed file is refused and the previous rules stay.
         """
-        stamp = _stamp(reload_marker(self.settings))
+        stamp = _stamp(self._reload_path)
         if stamp != self._reload_stamp:
             self._reload_stamp = stamp
             previous = self.rules.version
