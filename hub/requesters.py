@@ -10,6 +10,10 @@ from hub.errors import BadRequest
 from hub.vocab import Purpose, Role
 
 PRACTITIONER_MAX = 64
+_ROLES = frozenset(r.value for r in Role)
+_PURPOSES = frozenset(p.value for p in Purpose)
+"""Every request is checked against these: iterating the enums each time cost more than the
+rest of the check."""
 
 
 def practitioner_named(value: str | None, *, refusal: str) -> str:
@@ -21,11 +25,10 @@ def practitioner_named(value: str | None, *, refusal: str) -> str:
 
 
 def role_named(value: str | None) -> str:
-    roles = sorted(r.value for r in Role)
-    if value is None or value not in roles:
+    if value is None or value not in _ROLES:
         raise BadRequest(
             "Send the practitioner's role in the X-Practitioner-Role header, one of "
-            + ", ".join(roles)
+            + ", ".join(sorted(_ROLES))
             + ".",
             code="role-invalid",
         )
@@ -34,7 +37,6 @@ def role_named(value: str | None) -> str:
 
 def purpose_named(value: str | None, *, asking: str) -> str:
     """A purpose from the vocabulary; ``asking`` opens the refusal, which lists them all."""
-    purposes = sorted(p.value for p in Purpose)
-    if value is None or value not in purposes:
-        raise BadRequest(asking + ", ".join(purposes) + ".", code="purpose-invalid")
+    if value is None or value not in _PURPOSES:
+        raise BadRequest(asking + ", ".join(sorted(_PURPOSES)) + ".", code="purpose-invalid")
     return value
