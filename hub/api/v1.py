@@ -74,90 +74,7 @@ class RefusalOut(BaseModel):
     receipt: ReceiptOut
 
 
-@router.put("/records/{local_id}", response_model=RecordOut, tags=["records"])
-def put_record(
-    local_id: LocalId, payload: RecordIn, hub: HubDep, session: SessionDep, caller: CallerDep
-) -> RecordOut:
-    """Register or update a person your agency holds, under your own id for them."""
-    agency = calling_agency(caller, session, Scope.RECORDS_WRITE)
-    written = upsert_record(
-        session, hub.crypto, agency=agency, local_id=local_id, payload=payload, linker=hub.linker
-    )
-    session.commit()
-    return RecordOut(local_id=local_id, status="created" if written.created else "updated")
-
-
-@router.put("/involvements/{local_id}", response_model=InvolvementWritten, tags=["involvements"])
-def put_involvement(
-    local_id: LocalId, payload: InvolvementIn, session: SessionDep, caller: CallerDep
-) -> InvolvementWritten:
-    """Start or change your agency's involvement with a person you have registered."""
-    agency = calling_agency(caller, session, Scope.INVOLVEMENTS_WRITE)
-    _, created = upsert_involvement(session, agency=agency, local_id=local_id, payload=payload)
-    session.commit()
-    return InvolvementWritten(local_id=local_id, status="started" if created else "changed")
-
-
-@router.post(
-    "/involvements/{local_id}/end", response_model=InvolvementWritten, tags=["involvements"]
-)
-def post_involvement_end(
-    local_id: LocalId, payload: InvolvementEnd, session: SessionDep, caller: CallerDep
-) -> InvolvementWritten:
-    """End your agency's involvement on the date given."""
-    agency = calling_agency(caller, session, Scope.INVOLVEMENTS_WRITE)
-    end_involvement(session, agency=agency, local_id=local_id, end_date=payload.end_date)
-    session.commit()
-    return InvolvementWritten(local_id=local_id, status="ended")
-
-
-ConsentId = Annotated[str, Path(min_length=36, max_length=36)]
-
-
-@router.post("/consents", response_model=ConsentOut, status_code=201, tags=["consent"])
-def post_consent(payload: ConsentIn, session: SessionDep, caller: CallerDep) -> ConsentOut:
-    """Record a consent, or a refusal, that your agency obtained."""
-    agency = calling_agency(caller, session, Scope.CONSENT_WRITE)
-    consent = record_consent(session, agency=agency, payload=payload)
-    session.commit()
-    return consent_out(consent, utcnow())
-
-
-@router.put("/consents/{consent_id}", response_model=ConsentOut, tags=["consent"])
-def put_consent(
-    consent_id: ConsentId, payload: ConsentAmendment, session: SessionDep, caller: CallerDep
-) -> ConsentOut:
-    """Amend what a consent your agency recorded covers; the previous version is kept."""
-    agency = calling_agency(caller, session, Scope.CONSENT_WRITE)
-    consent = amend_consent(session, agency=agency, consent_id=consent_id, payload=payload)
-    session.commit()
-    return consent_out(consent, utcnow())
-
-
-@router.post("/consents/{consent_id}/withdraw", response_model=ConsentOut, tags=["consent"])
-def post_consent_withdrawal(
-    consent_id: ConsentId,
-    session: SessionDep,
-    caller: CallerDep,
-    x_practitioner: Annotated[str, Header(min_length=1, max_length=64)],
-) -> ConsentOut:
-    """Withdraw a consent your agency recorded; it stops permitting at once."""
-    agency = calling_agency(caller, session, Scope.CONSENT_WRITE)
-    consent = withdraw_consent(
-        session, agency=agency, consent_id=consent_id, practitioner=x_practitioner
-    )
-    session.commit()
-    return consent_out(consent, utcnow())
-
-
-@router.get("/records/{local_id}/consents", response_model=list[ConsentOut], tags=["consent"])
-def get_consents(local_id: LocalId, session: SessionDep, caller: CallerDep) -> list[ConsentOut]:
-    """The consents your agency recorded about one of your records, with their state now."""
-    agency = calling_agency(caller, session, Scope.CONSENT_READ)
-    now = utcnow()
-    return [consent_out(c, now) for c in consents_about(session, agency=agency, local_id=local_id)]
-
-
+# The busiest route first: routes are matched in the order they are declared.
 class InvolvementsParams(BaseModel):
     """The query, validated in one step (see hub/api/params.py)."""
 
@@ -306,3 +223,87 @@ def _shown(involvement: OpenInvolvement, shielded: bool) -> InvolvementOut:
         end_date=involvement.end_date,
         contact=agency.contact,
     )
+
+
+@router.put("/records/{local_id}", response_model=RecordOut, tags=["records"])
+def put_record(
+    local_id: LocalId, payload: RecordIn, hub: HubDep, session: SessionDep, caller: CallerDep
+) -> RecordOut:
+    """Register or update a person your agency holds, under your own id for them."""
+    agency = calling_agency(caller, session, Scope.RECORDS_WRITE)
+    written = upsert_record(
+        session, hub.crypto, agency=agency, local_id=local_id, payload=payload, linker=hub.linker
+    )
+    session.commit()
+    return RecordOut(local_id=local_id, status="created" if written.created else "updated")
+
+
+@router.put("/involvements/{local_id}", response_model=InvolvementWritten, tags=["involvements"])
+def put_involvement(
+    local_id: LocalId, payload: InvolvementIn, session: SessionDep, caller: CallerDep
+) -> InvolvementWritten:
+    """Start or change your agency's involvement with a person you have registered."""
+    agency = calling_agency(caller, session, Scope.INVOLVEMENTS_WRITE)
+    _, created = upsert_involvement(session, agency=agency, local_id=local_id, payload=payload)
+    session.commit()
+    return InvolvementWritten(local_id=local_id, status="started" if created else "changed")
+
+
+@router.post(
+    "/involvements/{local_id}/end", response_model=InvolvementWritten, tags=["involvements"]
+)
+def post_involvement_end(
+    local_id: LocalId, payload: InvolvementEnd, session: SessionDep, caller: CallerDep
+) -> InvolvementWritten:
+    """End your agency's involvement on the date given."""
+    agency = calling_agency(caller, session, Scope.INVOLVEMENTS_WRITE)
+    end_involvement(session, agency=agency, local_id=local_id, end_date=payload.end_date)
+    session.commit()
+    return InvolvementWritten(local_id=local_id, status="ended")
+
+
+ConsentId = Annotated[str, Path(min_length=36, max_length=36)]
+
+
+@router.post("/consents", response_model=ConsentOut, status_code=201, tags=["consent"])
+def post_consent(payload: ConsentIn, session: SessionDep, caller: CallerDep) -> ConsentOut:
+    """Record a consent, or a refusal, that your agency obtained."""
+    agency = calling_agency(caller, session, Scope.CONSENT_WRITE)
+    consent = record_consent(session, agency=agency, payload=payload)
+    session.commit()
+    return consent_out(consent, utcnow())
+
+
+@router.put("/consents/{consent_id}", response_model=ConsentOut, tags=["consent"])
+def put_consent(
+    consent_id: ConsentId, payload: ConsentAmendment, session: SessionDep, caller: CallerDep
+) -> ConsentOut:
+    """Amend what a consent your agency recorded covers; the previous version is kept."""
+    agency = calling_agency(caller, session, Scope.CONSENT_WRITE)
+    consent = amend_consent(session, agency=agency, consent_id=consent_id, payload=payload)
+    session.commit()
+    return consent_out(consent, utcnow())
+
+
+@router.post("/consents/{consent_id}/withdraw", response_model=ConsentOut, tags=["consent"])
+def post_consent_withdrawal(
+    consent_id: ConsentId,
+    session: SessionDep,
+    caller: CallerDep,
+    x_practitioner: Annotated[str, Header(min_length=1, max_length=64)],
+) -> ConsentOut:
+    """Withdraw a consent your agency recorded; it stops permitting at once."""
+    agency = calling_agency(caller, session, Scope.CONSENT_WRITE)
+    consent = withdraw_consent(
+        session, agency=agency, consent_id=consent_id, practitioner=x_practitioner
+    )
+    session.commit()
+    return consent_out(consent, utcnow())
+
+
+@router.get("/records/{local_id}/consents", response_model=list[ConsentOut], tags=["consent"])
+def get_consents(local_id: LocalId, session: SessionDep, caller: CallerDep) -> list[ConsentOut]:
+    """The consents your agency recorded about one of your records, with their state now."""
+    agency = calling_agency(caller, session, Scope.CONSENT_READ)
+    now = utcnow()
+    return [consent_out(c, now) for c in consents_about(session, agency=agency, local_id=local_id)]
