@@ -112,15 +112,14 @@ class Baton:
     ) -> tuple[int, int] | None:
         """Wait for the baton; None on timeout, or if ``watch`` is readable first (ended).
 
-        Both processes read the one pipe, so the baton seen by select may be gone by the
-        read: the other took it first. The read end is non-blocking (see new) and
-        that is a wait like any other; a blocking read would wait for ever were the other to
-        die holding it.
+        Both processes read the one pipe, so the baton select saw may be gone by the read:
+        the other took it first. The read end is non-blocking (see new), so that is one more
+        wait; a blocking read would wait for ever were the other to die holding the baton.
         """
+        fds = [self.read_fd] if watch is None else [self.read_fd, watch]
         end = None if timeout is None else monotonic() + timeout
         while True:
             left = None if end is None else max(0.0, end - monotonic())
-            fds = [self.read_fd] if watch is None else [self.read_fd, watch]
             ready, _, _ = select.select(fds, [], [], left)
             if self.read_fd not in ready:
                 return None
