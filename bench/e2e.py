@@ -10,7 +10,11 @@ the hub again with requests due at half the floor's rate, latency counted from w
 was due (the issue's "p99 at that load"). The floor is paced at that same rate too, so the
 tail the machine itself gives at that load is printed beside the hub's. Last line:
 {"runs": [{"db", "hub_rps", "hub_p50_ms", "hub_p99_ms", "floor_rps", "floor_p99_ms", "ratio",
-"hub_at_half_floor_rps", "hub_at_half_floor_p99_ms", "floor_at_half_floor_p99_ms", ...}]}.
+"hub_at_half_floor_rps", "hub_at_half_floor_p99_ms", "floor_at_half_floor_p99_ms",
+"hub_at_half_floor_busy", "hub_at_half_floor_server_cpu_ms", ...}]}: each paced run also
+reports the share of the machine's CPUs busy while it ran and the CPU milliseconds a request
+cost the server's processes, PostgreSQL and the load generator (bench/cpu_use.py), the same
+for the floor, so that a tail can be read against how near saturation the machine was.
 
 The request mix: 80% permitted (council social worker, s47 enquiry, involvements
 disclosed), 10% refused (no rule), 10% unknown child. The load generator is Python (aiohttp),
@@ -37,6 +41,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.cpu_use import snapshot, usage  # noqa: E402
 from bench.free_port import require_free  # noqa: E402
 
 CACHE = ROOT / ".bench-cache"
@@ -225,6 +230,15 @@ def stop(process: subprocess.Popen[bytes]) -> None:
         process.kill()
 
 
+def paced(
+    server: subprocess.Popen[bytes], target: str, seconds: float, meta_path: Path, rate: float
+) -> dict[str, Any]:
+    """A paced load, with what it cost the machine in CPU (bench/cpu_use.py)."""
+    before = snapshot(server.pid)
+    result = load(target, seconds, meta_path, rate=rate)
+    return {**result, **usage(before, snapshot(server.pid), result["requests"])}
+
+
 def load(target: str, seconds: float, meta_path: Path, rate: float = 0) -> dict[str, Any]:
     """Run the load generator in a second process; it prints one JSON line.
 
@@ -307,6 +321,7 @@ async def generate(
 
         latencies: list[float] = []
         wrong = 0
+        cpu_began = time.process_time()
         end = time.perf_counter() + seconds
         began = time.perf_counter()
         issued = 0
@@ -330,6 +345,7 @@ async def generate(
 
         await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
         elapsed = time.perf_counter() - began
+        cpu = time.process_time() - cpu_began
     latencies.sort()
     return {
         "requests": len(latencies),
@@ -337,6 +353,7 @@ async def generate(
         "p50_ms": round(statistics.median(latencies), 2),
         "p99_ms": round(latencies[int(len(latencies) * 0.99) - 1], 2),
         "unexpected_status": wrong,
+        "load_cpu_ms": round(cpu / len(latencies) * 1000, 3),
     }
 
 
@@ -356,14 +373,14 @@ def run(db: str, seconds: float, children: int) -> dict[str, Any]:
         floor_result = load("floor", seconds, cache / "meta.json")
         # The same paced load on the floor: the tail this machine gives at that rate to an
         # endpoint doing the least work, against which the hub's p99 there can be read.
-        floor_half = load("floor", seconds, cache / "meta.json", rate=floor_result["rps"] / 2)
+        floor_half = paced(floor, "floor", seconds, cache / "meta.json", floor_result["rps"] / 2)
     finally:
         stop(floor)
     hub = serve("hub.asgi:app", HUB_PORT, hub_env)
     try:
         hub_result = load("hub", seconds, cache / "meta.json")
         # "p99 at that load": the hub offered exactly half the floor's rate, paced.
-        half = load("hub", seconds, cache / "meta.json", rate=floor_result["rps"] / 2)
+        half = paced(hub, "hub", seconds, cache / "meta.json", floor_result["rps"] / 2)
     finally:
         stop(hub)
     return {
@@ -381,6 +398,12 @@ def run(db: str, seconds: float, children: int) -> dict[str, Any]:
         "hub_at_half_floor_p99_ms": half["p99_ms"],
         "floor_at_half_floor_p50_ms": floor_half["p50_ms"],
         "floor_at_half_floor_p99_ms": floor_half["p99_ms"],
+        # What the paced runs cost: the share of all CPUs busy, and CPU ms a request.
+        **{
+            f"{who}_at_half_floor_{k}": r[k]
+            for who, r in (("hub", half), ("floor", floor_half))
+            for k in ("busy", "server_cpu_ms", "postgres_cpu_ms", "load_cpu_ms")
+        },
     }
 
 
@@ -410,6 +433,19 @@ def main() -> None:
     print("  ".join(f"{c:>12}" for c in columns))
     for r in runs:
         print("  ".join(f"{r[c]!s:>12}" for c in columns))
+    print(f"\nCPU at half the floor's rate ({os.cpu_count()} CPUs; ms a request):")
+    print(
+        "  ".join(
+            f"{c:>16}" for c in ("db", "server", "busy", "server_ms", "postgres_ms", "load_ms")
+        )
+    )
+    for r in runs:
+        for who in ("hub", "floor"):
+            cells = [
+                r[f"{who}_at_half_floor_{k}"]
+                for k in ("busy", "server_cpu_ms", "postgres_cpu_ms", "load_cpu_ms")
+            ]
+            print("  ".join(f"{c!s:>16}" for c in (r["db"], who, *cells)))
     print(json.dumps({"runs": runs}))
 
 
