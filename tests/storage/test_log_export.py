@@ -423,23 +423,37 @@ def test_the_helper_answers_as_this_process_alone_would(
     assert helped_result == alone
 
 
-_CLAIM_HALF = """
-import os, sys
+_TAKE_BATON = """
+import os, select, sys
+def take_baton(fd):
+    while True:
+        select.select([fd], [], [])
+        try:
+            return os.read(fd, 16)
+        except BlockingIOError:
+            pass
+"""
+"""A helper waits for the baton as verify_share's does: the pipe's read end is non-blocking
+(verify_share.Baton.new), and this process may take the baton between select and read."""
+
+_CLAIM_HALF = (
+    _TAKE_BATON
+    + """
 entries, baton_read, baton_write = sys.argv[1], int(sys.argv[5]), int(sys.argv[6])
 sys.stdin.buffer.readline()
-held = os.read(baton_read, 16)
+held = take_baton(baton_read)
 lo, hi = int.from_bytes(held[:8], "little"), int.from_bytes(held[8:], "little")
 data = open(entries, "rb").read()
 mid = data.index(b"\\n", (lo + hi) // 2) + 1
 os.write(baton_write, mid.to_bytes(8, "little") + hi.to_bytes(8, "little"))
 count = data[:mid].count(b"\\n")
 """
+)
 _BROKEN_HELPERS = {
     "exits-after-claiming": _CLAIM_HALF + "sys.exit(1)",
-    "dies-holding-the-baton": (
-        "import os, signal, sys\nsys.stdin.buffer.readline()\nos.read(int(sys.argv[5]), 16)\n"
-        "os.kill(os.getpid(), signal.SIGKILL)"
-    ),
+    "dies-holding-the-baton": _TAKE_BATON
+    + "import signal\nsys.stdin.buffer.readline()\ntake_baton(int(sys.argv[5]))\n"
+    + "os.kill(os.getpid(), signal.SIGKILL)",
     "dies-after-answering": _CLAIM_HALF + "print(count, -1, flush=True)\nsys.exit(3)",
     "answers-short": _CLAIM_HALF + "sys.stdout.buffer.write(b'%d -1\\n' % count + b'x' * 7)",
     "miscounts": _CLAIM_HALF + "print(count + 1, -1)",
