@@ -11,9 +11,9 @@ from hub.vocab import Purpose, Role
 
 PRACTITIONER_MAX = 64
 _ROLES = frozenset(r.value for r in Role)
-_PURPOSES = frozenset(p.value for p in Purpose)
-"""Every request is checked against these: iterating the enums each time cost more than the
-rest of the check."""
+PURPOSES = frozenset(p.value for p in Purpose)
+"""Every request is checked against these, and its log entry names only a purpose in
+PURPOSES: iterating the enums each time cost more than the rest of the check."""
 
 
 def practitioner_named(value: str | None, *, refusal: str) -> str:
@@ -37,6 +37,6 @@ def role_named(value: str | None) -> str:
 
 def purpose_named(value: str | None, *, asking: str) -> str:
     """A purpose from the vocabulary; ``asking`` opens the refusal, which lists them all."""
-    if value is None or value not in _PURPOSES:
-        raise BadRequest(asking + ", ".join(sorted(_PURPOSES)) + ".", code="purpose-invalid")
+    if value is None or value not in PURPOSES:
+        raise BadRequest(asking + ", ".join(sorted(PURPOSES)) + ".", code="purpose-invalid")
     return value

@@ -35,9 +35,9 @@ from hub.involvements.service import open_involvements
 from hub.involvements.views import OpenInvolvement
 from hub.people.linked import LinkedIdentifier, linked_identifiers
 from hub.people.resolve import NOBODY, resolve, resolve_id
-from hub.requesters import practitioner_named, purpose_named, role_named
+from hub.requesters import PURPOSES, practitioner_named, purpose_named, role_named
 from hub.runtime import Hub
-from hub.vocab import LegalBasis, LogEvent, OverrideReason, Purpose
+from hub.vocab import LegalBasis, LogEvent, OverrideReason
 
 NOT_PERMITTED = (
     "The hub cannot share information about this child with you for this purpose. "
@@ -384,7 +384,7 @@ def decision_entry(
         outcome=str(decision.outcome),
         body={
             "requester": requester,
-            "purpose": purpose if purpose in {p.value for p in Purpose} else None,
+            "purpose": purpose if purpose in PURPOSES else None,
             "asked": asked,
             "decision": decision.as_log(),
         },
