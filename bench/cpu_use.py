@@ -24,8 +24,9 @@ _TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 class Snapshot:
     busy: int
     total: int
-    server: float
-    postgres: float
+    server: dict[int, float]
+    postgres: dict[int, float]
+    """CPU seconds so far, by process id."""
 
 
 def _stat(pid: str) -> tuple[str, int, float] | None:
@@ -51,14 +52,15 @@ def snapshot(server_pid: int) -> Snapshot | None:
     children: dict[int, list[int]] = {}
     for pid, (_, parent, _) in processes.items():
         children.setdefault(parent, []).append(int(pid))
-    server, todo = 0.0, [server_pid]
+    server: dict[int, float] = {}
+    todo = [server_pid]
     while todo:
         pid = todo.pop()
         found = processes.get(str(pid))
         if found is not None:
-            server += found[2]
+            server[pid] = found[2]
         todo.extend(children.get(pid, ()))
-    postgres = sum(cpu for name, _, cpu in processes.values() if name == "postgres")
+    postgres = {int(pid): cpu for pid, (name, _, cpu) in processes.items() if name == "postgres"}
     return Snapshot(sum(ticks) - idle, sum(ticks), server, postgres)
 
 
@@ -70,6 +72,12 @@ def usage(
         return {"busy": None, "server_cpu_ms": None, "postgres_cpu_ms": None}
     return {
         "busy": round((after.busy - before.busy) / (after.total - before.total), 3),
-        "server_cpu_ms": round((after.server - before.server) / requests * 1000, 3),
-        "postgres_cpu_ms": round((after.postgres - before.postgres) / requests * 1000, 3),
+        "server_cpu_ms": round(_used(before.server, after.server) / requests * 1000, 3),
+        "postgres_cpu_ms": round(_used(before.postgres, after.postgres) / requests * 1000, 3),
     }
+
+
+def _used(before: dict[int, float], after: dict[int, float]) -> float:
+    """CPU seconds the processes alive at the end used since the first snapshot (or since
+    they started): one that ended meanwhile is left out, never counted as negative."""
+    return sum(cpu - before.get(pid, 0.0) for pid, cpu in after.items())

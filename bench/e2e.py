@@ -49,6 +49,8 @@ HUB_PORT = 18431
 FLOOR_PORT = 18432
 PUBLIC_URL = f"http://127.0.0.1:{HUB_PORT}"
 CONCURRENCY = 16
+PACED_CPU = ("busy", "server_cpu_ms", "postgres_cpu_ms", "load_cpu_ms")
+"""What each paced run reports of the CPU it cost (see paced)."""
 
 
 def nhs_numbers(count: int) -> list[str]:
@@ -402,7 +404,7 @@ def run(db: str, seconds: float, children: int) -> dict[str, Any]:
         **{
             f"{who}_at_half_floor_{k}": r[k]
             for who, r in (("hub", half), ("floor", floor_half))
-            for k in ("busy", "server_cpu_ms", "postgres_cpu_ms", "load_cpu_ms")
+            for k in PACED_CPU
         },
     }
 
@@ -441,10 +443,7 @@ def main() -> None:
     )
     for r in runs:
         for who in ("hub", "floor"):
-            cells = [
-                r[f"{who}_at_half_floor_{k}"]
-                for k in ("busy", "server_cpu_ms", "postgres_cpu_ms", "load_cpu_ms")
-            ]
+            cells = [r[f"{who}_at_half_floor_{k}"] for k in PACED_CPU]
             print("  ".join(f"{c!s:>16}" for c in (r["db"], who, *cells)))
     print(json.dumps({"runs": runs}))
 
