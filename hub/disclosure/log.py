@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
-from hub.db.base import new_ids, utcnow
+from hub.db.base import time_ordered_ids, utcnow
 from hub.disclosure import checkpoint, merkle
 from hub.disclosure.models import LogCheckpoint, LogEntry, LogFacet, LogHead, LogNode
 from hub.vocab import LogEvent
@@ -178,7 +178,7 @@ def build_batch(size: int, chained: str, frontier: list[bytes], batch: Sequence[
     built = Built([], [], [], [], size, chained, "")
     sha256 = hashlib.sha256
     previous = bytes.fromhex(chained)
-    for pending, entry_id in zip(batch, new_ids(len(batch)), strict=True):
+    for pending, entry_id in zip(batch, time_ordered_ids(len(batch)), strict=True):
         now = utcnow()
         event = str(pending.event)
         entry: dict[str, Any] = {

@@ -3,6 +3,7 @@ faster ways a batch is numbered write what the plain ones did."""
 
 from __future__ import annotations
 
+import time
 import uuid
 from datetime import datetime
 from typing import Any
@@ -11,7 +12,7 @@ import rfc8785
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hub.db.base import new_ids
+from hub.db.base import time_ordered_ids
 from hub.disclosure.log import canonical, format_time
 
 scalars = (
@@ -46,10 +47,17 @@ def test_an_entry_time_is_written_as_strftime_writes_it(moment: datetime) -> Non
     assert format_time(moment) == moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def test_ids_made_a_batch_at_a_time_are_distinct_version_4_uuids() -> None:
-    ids = new_ids(2000)
-    assert len(set(ids)) == 2000
-    for value in ids:
+def test_log_entry_ids_are_distinct_version_7_uuids_in_the_order_they_were_made() -> None:
+    batch = time_ordered_ids(2000)
+    time.sleep(0.002)
+    later = time_ordered_ids(3)
+    assert len(set(batch)) == 2000
+    for value in batch + later:
         parsed = uuid.UUID(value)
-        assert parsed.version == 4 and parsed.variant == uuid.RFC_4122
+        assert parsed.version == 7 and parsed.variant == uuid.RFC_4122
         assert str(parsed) == value
+    # Within a batch by position, across batches by time: each lands at the index's right edge.
+    assert batch == sorted(batch)
+    assert max(batch) < min(later)
+    made_at_ms = int(batch[0].replace("-", "")[:12], 16)
+    assert abs(made_at_ms - time.time() * 1000) < 60_000
