@@ -116,6 +116,6 @@ def test_workers_serve_on_uvloop_with_the_httptools_parser(
     served: tuple[subprocess.Popen[bytes], int],
 ) -> None:
     # Both are dependencies (pyproject.toml), and uvicorn takes them only if it finds them:
-    # under bench/e2e.py they cut the hub's CPU a request by about a fifth.
+    # under bench/e2e.py they cut the hub's CPU a request by 7-28% in three pairs (README).
     _, port = served
     assert httpx.get(f"http://127.0.0.1:{port}/serving", timeout=10).text == "uvloop httptools"
