@@ -21,7 +21,9 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -39,15 +41,14 @@ from hub.runtime import Hub  # noqa: E402
 from hub.settings import Settings  # noqa: E402
 
 PORT = 18441
-PUBLIC_URL = f"http://127.0.0.1:{PORT}"
 
 
-def start(env: dict[str, str]) -> subprocess.Popen[bytes]:
-    require_free(PORT)
+def start(env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
+    require_free(port)
     process = subprocess.Popen(
         [
             *(sys.executable, "-m", "hub.serve", "hub.asgi:app", "--host", "127.0.0.1"),
-            *("--port", str(PORT), "--workers", "2"),
+            *("--port", str(port), "--workers", "2"),
         ],
         cwd=ROOT,
         env={**os.environ, **env},
@@ -58,7 +59,7 @@ def start(env: dict[str, str]) -> subprocess.Popen[bytes]:
     deadline = time.time() + 60
     while time.time() < deadline:
         try:
-            if httpx.get(f"{PUBLIC_URL}/readyz", timeout=1).status_code == 200:
+            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
                 if process.poll() is None:
                     return process
                 break
@@ -69,34 +70,42 @@ def start(env: dict[str, str]) -> subprocess.Popen[bytes]:
     raise SystemExit("the hub did not start")
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--rounds", type=int, default=20)
-    args = parser.parse_args()
-    rng = random.Random(11)
-    with tempfile.TemporaryDirectory() as tmp:
-        url = os.environ.get("HUB_DATABASE_URL") or f"sqlite:///{tmp}/hub.db"
-        if not url.startswith("sqlite"):
-            url = fresh_pg(url)
-        upgrade(url)
-        keyring = Keyring.generate()
-        write_key_file(keyring, Path(tmp) / "keys.json")
-        settings = Settings(database_url=url, data_dir=Path(tmp))
-        hub = Hub.start(settings, keyring=keyring)
-        county = build_county(hub, token_endpoint=f"{PUBLIC_URL}/oauth/token", children=12)
+def kill_rounds(
+    url: str,
+    workdir: Path,
+    rounds: int,
+    *,
+    port: int = PORT,
+    seed: int = 11,
+    report: Callable[[str], None] = print,
+) -> dict[str, Any]:
+    """Kill-and-check rounds against the database at ``url`` (migrated here if it is not).
+
+    Used by main() and by tests/ops/test_faults.py, which runs a few rounds in CI.
+    """
+    rng = random.Random(seed)
+    public_url = f"http://127.0.0.1:{port}"
+    upgrade(url)
+    keyring = Keyring.generate()
+    write_key_file(keyring, workdir / "keys.json")
+    settings = Settings(database_url=url, data_dir=workdir)
+    hub = Hub.start(settings, keyring=keyring)
+    try:
+        county = build_county(hub, token_endpoint=f"{public_url}/oauth/token", children=12)
         examples = county.examples
         creds = next(c for name, c in county.clients.items() if "council" in name)
         env = {
             "HUB_DATABASE_URL": url,
-            "HUB_DATA_DIR": tmp,
-            "HUB_PUBLIC_URL": PUBLIC_URL,
+            "HUB_DATA_DIR": str(workdir),
+            "HUB_KEY_FILE": str(workdir / "keys.json"),
+            "HUB_PUBLIC_URL": public_url,
             "HUB_RATE_LIMIT": "",
             "HUB_LOG_LEVEL": "ERROR",
         }
         acknowledged: set[str] = set()
-        report = []
-        for round_no in range(1, args.rounds + 1):
-            process = start(env)
+        done = []
+        for round_no in range(1, rounds + 1):
+            process = start(env, port)
             token = httpx.post(creds.token_endpoint, data=creds.token_form()).json()["access_token"]
             seen: list[str] = []
             stop = threading.Event()
@@ -113,7 +122,7 @@ def main() -> None:
                         identifier = f"nhs|{own.choice(examples)['nhs']}"
                         try:
                             answer = http.get(
-                                f"{PUBLIC_URL}/v1/children/involvements",
+                                f"{public_url}/v1/children/involvements",
                                 params={
                                     "identifier": identifier,
                                     "purpose": "team-around-the-family",
@@ -149,7 +158,7 @@ def main() -> None:
                 if url.startswith("sqlite"):
                     integrity = session.execute(text("PRAGMA integrity_check")).scalar_one()
             missing = acknowledged - stored
-            report.append(
+            done.append(
                 {
                     "round": round_no,
                     "answered": len(seen),
@@ -159,25 +168,37 @@ def main() -> None:
                     "integrity": integrity,
                 }
             )
-            print(
+            report(
                 f"round {round_no:>2}: {len(seen):>5} answered, {len(missing)} missing, "
                 f"chain {'verifies' if chain.ok else 'BROKEN: ' + str(chain.reason)}, "
-                f"{chain.entries} entries, integrity {integrity}",
-                flush=True,
+                f"{chain.entries} entries, integrity {integrity}"
             )
+    finally:
         hub.close()
-    print(
-        json.dumps(
-            {
-                "db": "sqlite" if url.startswith("sqlite") else "postgresql",
-                "rounds": len(report),
-                "acknowledged": len(acknowledged),
-                "missing": sum(r["missing"] for r in report[-1:]),
-                "chain_verified_every_round": all(r["chain_ok"] for r in report),
-                "integrity_ok_every_round": all(r["integrity"] == "ok" for r in report),
-            }
+    return {
+        "db": "sqlite" if url.startswith("sqlite") else "postgresql",
+        "rounds": done,
+        "acknowledged": len(acknowledged),
+        # Counted against everything answered in every round so far, so the last round's
+        # figure is the whole run's.
+        "missing": done[-1]["missing"] if done else 0,
+        "chain_verified_every_round": all(r["chain_ok"] for r in done),
+        "integrity_ok_every_round": all(r["integrity"] == "ok" for r in done),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rounds", type=int, default=20)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        url = os.environ.get("HUB_DATABASE_URL") or f"sqlite:///{tmp}/hub.db"
+        if not url.startswith("sqlite"):
+            url = fresh_pg(url)
+        result = kill_rounds(
+            url, Path(tmp), args.rounds, report=lambda line: print(line, flush=True)
         )
-    )
+    print(json.dumps({**result, "rounds": len(result["rounds"])}))
 
 
 def fresh_pg(url: str) -> str:

@@ -26,6 +26,7 @@ import threading
 import time
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -42,16 +43,15 @@ from hub.settings import Settings  # noqa: E402
 BIN = Path("/usr/lib/postgresql/15/bin")
 PG_PORT = 55432
 HUB_PORT = 18451
-PUBLIC_URL = f"http://127.0.0.1:{HUB_PORT}"
 
 
 def as_postgres(command: list[str]) -> list[str]:
     return ["runuser", "-u", "postgres", "--", *command] if os.geteuid() == 0 else command
 
 
-def pg_ctl(data: Path, action: str) -> None:
+def pg_ctl(data: Path, action: str, port: int = PG_PORT) -> None:
     extra = (
-        ["-o", f"-p {PG_PORT} -k {data} -c listen_addresses=127.0.0.1"] if action == "start" else []
+        ["-o", f"-p {port} -k {data} -c listen_addresses=127.0.0.1"] if action == "start" else []
     )
     subprocess.run(
         as_postgres(
@@ -73,10 +73,14 @@ def pg_ctl(data: Path, action: str) -> None:
     )
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--down", type=float, default=5)
-    args = parser.parse_args()
+def restart_under_load(
+    down: float, *, hub_port: int = HUB_PORT, pg_port: int = PG_PORT
+) -> dict[str, Any]:
+    """One restart of a throwaway cluster under load, every answer counted by phase.
+
+    Used by main() and by tests/ops/test_faults.py, which runs it in CI.
+    """
+    public_url = f"http://127.0.0.1:{hub_port}"
     tmp = Path(tempfile.mkdtemp(prefix="ehh-pg-"))
     data = tmp / "cluster"
     if os.geteuid() == 0:
@@ -86,12 +90,12 @@ def main() -> None:
         check=True,
         capture_output=True,
     )
-    pg_ctl(data, "start")
+    pg_ctl(data, "start", pg_port)
     hub_process = None
     try:
-        base = f"postgresql+psycopg://postgres@127.0.0.1:{PG_PORT}"
+        base = f"postgresql+psycopg://postgres@127.0.0.1:{pg_port}"
         subprocess.run(
-            as_postgres([str(BIN / "createdb"), "-h", "127.0.0.1", "-p", str(PG_PORT), "hub"]),
+            as_postgres([str(BIN / "createdb"), "-h", "127.0.0.1", "-p", str(pg_port), "hub"]),
             check=True,
         )
         url = f"{base}/hub"
@@ -100,31 +104,35 @@ def main() -> None:
         keys = tmp / "keys.json"
         write_key_file(keyring, keys)
         hub = Hub.start(Settings(database_url=url, data_dir=tmp), keyring=keyring)
-        county = build_county(hub, token_endpoint=f"{PUBLIC_URL}/oauth/token", children=8)
+        county = build_county(hub, token_endpoint=f"{public_url}/oauth/token", children=8)
         hub.close()
-        require_free(HUB_PORT)
+        require_free(hub_port)
         hub_process = subprocess.Popen(
             [
                 *(sys.executable, "-m", "hub.serve", "hub.asgi:app", "--host", "127.0.0.1"),
-                *("--port", str(HUB_PORT), "--workers", "2"),
+                *("--port", str(hub_port), "--workers", "2"),
             ],
             cwd=ROOT,
             env={
                 **os.environ,
                 "HUB_DATABASE_URL": url,
                 "HUB_KEY_FILE": str(keys),
-                "HUB_PUBLIC_URL": PUBLIC_URL,
+                "HUB_PUBLIC_URL": public_url,
                 "HUB_RATE_LIMIT": "",
                 "HUB_LOG_LEVEL": "ERROR",
             },
             start_new_session=True,
         )
-        for _ in range(100):
+        deadline = time.time() + 60
+        while True:
             try:
-                if httpx.get(f"{PUBLIC_URL}/readyz", timeout=1).status_code == 200:
+                if httpx.get(f"{public_url}/readyz", timeout=1).status_code == 200:
                     break
             except httpx.HTTPError:
-                time.sleep(0.3)
+                pass
+            if time.time() > deadline:
+                raise RuntimeError("the hub did not become ready within 60 s")
+            time.sleep(0.3)
         creds = next(c for n, c in county.clients.items() if "council" in n)
         token = httpx.post(creds.token_endpoint, data=creds.token_form()).json()["access_token"]
         nhs = [e["nhs"] for e in county.examples]
@@ -142,7 +150,7 @@ def main() -> None:
                     current = phase["now"]
                     try:
                         answer = http.get(
-                            f"{PUBLIC_URL}/v1/children/involvements",
+                            f"{public_url}/v1/children/involvements",
                             params={
                                 "identifier": f"nhs|{nhs[n % len(nhs)]}",
                                 "purpose": "team-around-the-family",
@@ -167,11 +175,11 @@ def main() -> None:
             t.start()
         time.sleep(3)
         phase["now"] = "stopping"  # pg_ctl stop -m fast: sessions end, then it waits
-        pg_ctl(data, "stop")
+        pg_ctl(data, "stop", pg_port)
         phase["now"] = "down"
-        time.sleep(args.down)
+        time.sleep(down)
         phase["now"] = "starting"
-        pg_ctl(data, "start")
+        pg_ctl(data, "start", pg_port)
         phase["now"] = "after"
         restarted = time.time()
         recovered_after = None
@@ -189,24 +197,28 @@ def main() -> None:
             os.killpg(hub_process.pid, signal.SIGTERM)
             hub_process.wait(timeout=20)
         with contextlib.suppress(subprocess.CalledProcessError):
-            pg_ctl(data, "stop")
+            pg_ctl(data, "stop", pg_port)
         shutil.rmtree(tmp, ignore_errors=True)
-    for (when, outcome), count in sorted(seen.items()):
-        print(f"{when:<7} {outcome:<22} {count:>6}")
     bad = {f"{w}:{o}": c for (w, o), c in seen.items() if o not in ("200", "403", "503")}
-    after_503_tail = seen[("after", "503")]
-    print(
-        json.dumps(
-            {
-                "down_seconds": args.down,
-                "answers": dict(Counter({f"{w}:{o}": c for (w, o), c in seen.items()})),
-                "unclean": bad,
-                "503_without_retry_after": retry_after_missing,
-                "recovered_seconds_after_restart": recovered_after,
-                "503_after_restart": after_503_tail,
-            }
-        )
-    )
+    return {
+        "down_seconds": down,
+        "answers": {f"{w}:{o}": c for (w, o), c in sorted(seen.items())},
+        "unclean": bad,
+        "503_without_retry_after": retry_after_missing,
+        "recovered_seconds_after_restart": recovered_after,
+        "503_after_restart": seen[("after", "503")],
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--down", type=float, default=5)
+    args = parser.parse_args()
+    result = restart_under_load(args.down)
+    for phase_outcome, count in result["answers"].items():
+        when, outcome = phase_outcome.split(":", 1)
+        print(f"{when:<7} {outcome:<22} {count:>6}")
+    print(json.dumps(result))
 
 
 if __name__ == "__main__":
