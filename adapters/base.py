@@ -8,6 +8,7 @@ row, the writes the hub's API would receive (`RecordOp`, `InvolvementOp`, `Conse
 
 from __future__ import annotations
 
+import codecs
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
@@ -22,6 +23,29 @@ from hub.vocab import AgencyKind
 
 class StructuralError(ValueError):
     """The file as a whole is not what this adapter reads; nothing is imported from it."""
+
+
+def require_utf8(path: Path) -> None:
+    """Refuse a file that is not UTF-8 text, as a whole and before anything is written.
+
+    Read as text, such a file fails only where the bad byte is: perhaps after earlier
+    batches were committed, and with a decoding error instead of a clear refusal.
+    """
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    offset = 0
+    with open(path, "rb") as handle:
+        while True:
+            chunk = handle.read(1 << 20)
+            try:
+                decoder.decode(chunk, final=not chunk)
+            except UnicodeDecodeError as exc:
+                raise StructuralError(
+                    f"{path.name} is not UTF-8 text (byte {offset + exc.start:,} is not): "
+                    "export it again as UTF-8."
+                ) from None
+            if not chunk:
+                return
+            offset += len(chunk)
 
 
 class RowError(ValueError):

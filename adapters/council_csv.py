@@ -26,6 +26,7 @@ from adapters.base import (
     RecordOp,
     RowError,
     StructuralError,
+    require_utf8,
 )
 from adapters.services import SERVICES
 from consent.schemas import ConsentIn
@@ -64,11 +65,17 @@ class CouncilCsvAdapter:
     kind = AgencyKind.COUNCIL
 
     def check(self, path: Path) -> None:
-        try:
-            with open(path, encoding="utf-8-sig", newline="") as handle:
-                header = next(csv.reader(handle), None)
-        except UnicodeDecodeError:
-            raise StructuralError(f"{path.name} is not a UTF-8 text file.") from None
+        require_utf8(path)
+        with open(path, encoding="utf-8-sig", newline="") as handle:
+            reader = csv.reader(handle)
+            try:
+                header = next(reader, None)
+                for _ in reader:  # a row the csv module cannot parse stops a whole import
+                    pass
+            except csv.Error as exc:
+                raise StructuralError(
+                    f"{path.name}, line {reader.line_num}: not a CSV row this hub can read ({exc})."
+                ) from None
         if not header:
             raise StructuralError(f"{path.name} is empty: a case export starts with a header.")
         missing = [c for c in REQUIRED_COLUMNS if c not in {h.strip() for h in header}]

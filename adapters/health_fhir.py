@@ -30,6 +30,7 @@ from adapters.base import (
     RecordOp,
     RowError,
     StructuralError,
+    require_utf8,
 )
 from adapters.services import SERVICES
 from hub.identifiers import NHS_NUMBER_SYSTEM
@@ -68,7 +69,7 @@ RECENT_PATIENTS: Final = 5000
 
 def _resources(path: Path) -> Iterator[tuple[int, dict[str, Any] | None, str]]:
     """(row, resource or None, why not) for each NDJSON line or Bundle entry."""
-    with open(path, encoding="utf-8") as handle:
+    with open(path, encoding="utf-8-sig") as handle:
         first = handle.read(1)
         while first and first.isspace():
             first = handle.read(1)
@@ -78,21 +79,25 @@ def _resources(path: Path) -> Iterator[tuple[int, dict[str, Any] | None, str]]:
         head = handle.readline()
         try:
             one = json.loads(head)
-        except ValueError:
+        except (ValueError, RecursionError):
             one = None
         if (isinstance(one, dict) and one.get("resourceType") == "Bundle") or one is None:
             handle.seek(0)
             try:
                 document = json.load(handle)
-            except ValueError:
+            except (ValueError, RecursionError) as exc:
                 if one is None and head.strip().startswith("{"):
                     handle.seek(0)
                     yield from _lines(handle)
                     return
-                raise StructuralError(f"{path.name} is not valid JSON.") from None
+                why = "nested too deeply" if isinstance(exc, RecursionError) else "not valid JSON"
+                raise StructuralError(f"{path.name} is {why}.") from None
             if not isinstance(document, dict) or document.get("resourceType") != "Bundle":
                 raise StructuralError(f"{path.name} is neither NDJSON nor a FHIR Bundle.")
-            for n, entry in enumerate(document.get("entry") or [], start=1):
+            entries = document.get("entry") or []
+            if not isinstance(entries, list):
+                raise StructuralError(f"{path.name}: Bundle.entry is not a list of entries.")
+            for n, entry in enumerate(entries, start=1):
                 resource = entry.get("resource") if isinstance(entry, dict) else None
                 if isinstance(resource, dict):
                     yield n, resource, ""
@@ -112,10 +117,18 @@ def _lines(handle: Any) -> Iterator[tuple[int, dict[str, Any] | None, str]]:
         except ValueError:
             yield n, None, "The line is not valid JSON."
             continue
+        except RecursionError:
+            yield n, None, "The line is nested too deeply to be a FHIR resource."
+            continue
         if not isinstance(resource, dict):
             yield n, None, "The line is not a FHIR resource."
             continue
         yield n, resource, ""
+
+
+def _reference(to: Any) -> str | None:
+    """A Reference's text; None when the element itself is absent (sent as null)."""
+    return None if to is None else to.reference
 
 
 def _reference_id(reference: str | None, kind: str, field: str) -> str:
@@ -138,7 +151,7 @@ def _address(addresses: list[Any] | None) -> tuple[str | None, str | None]:
     if not addresses:
         return None, None
     home = next((a for a in addresses if a.use == "home"), addresses[0])
-    parts = [*(home.line or []), *([home.city] if home.city else [])]
+    parts = [*(line for line in home.line or [] if line), *([home.city] if home.city else [])]
     return (", ".join(parts) or None), v.postcode(home.postalCode, "address.postalCode")
 
 
@@ -193,6 +206,7 @@ class HealthFhirAdapter:
     kind = AgencyKind.HEALTH
 
     def check(self, path: Path) -> None:
+        require_utf8(path)
         for n, resource, _ in _resources(path):
             if resource is None:
                 continue
@@ -258,7 +272,7 @@ class HealthFhirAdapter:
     @staticmethod
     def _related(n: int, related: RelatedPerson) -> tuple[RecordOp, str, RelationshipIn]:
         local = v.required(related.id, "id")
-        child = _reference_id(related.patient.reference, "Patient", "patient")
+        child = _reference_id(_reference(related.patient), "Patient", "patient")
         codes = [c.code for r in related.relationship or [] for c in r.coding or []]
         kind = next((TIES[c] for c in codes if c in TIES), None)
         if kind is None:
@@ -271,7 +285,7 @@ class HealthFhirAdapter:
     @staticmethod
     def _episode(n: int, episode: EpisodeOfCare) -> InvolvementOp:
         local = v.required(episode.id, "id")
-        patient = _reference_id(episode.patient.reference, "Patient", "patient")
+        patient = _reference_id(_reference(episode.patient), "Patient", "patient")
         codes = [c.code for t in episode.type or [] for c in t.coding or []]
         code = next((c for c in codes if c in SERVICES), None)
         if code is None:

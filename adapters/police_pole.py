@@ -18,7 +18,15 @@ from typing import Any, Final
 from pydantic import ValidationError
 
 from adapters import validate as v
-from adapters.base import InvolvementOp, Item, Quarantined, RecordOp, RowError, StructuralError
+from adapters.base import (
+    InvolvementOp,
+    Item,
+    Quarantined,
+    RecordOp,
+    RowError,
+    StructuralError,
+    require_utf8,
+)
 from adapters.services import SERVICES
 from hub.identifiers import NHS_NUMBER_SYSTEM, PNC_SYSTEM
 from hub.involvements.schemas import InvolvementIn, PractitionerIn
@@ -30,13 +38,13 @@ CHILD_ROLES: Final = frozenset({"child-present", "child-victim", "child"})
 
 
 def _rows(path: Path) -> Iterator[tuple[int, dict[str, Any] | None]]:
-    with open(path, encoding="utf-8") as handle:
+    with open(path, encoding="utf-8-sig") as handle:
         for n, line in enumerate(handle, start=1):
             if not line.strip():
                 continue
             try:
                 row = json.loads(line)
-            except ValueError:
+            except (ValueError, RecursionError):  # not JSON, or nested past the parser's limit
                 yield n, None
                 continue
             yield n, row if isinstance(row, dict) else None
@@ -55,6 +63,7 @@ class PolicePoleAdapter:
     kind = AgencyKind.POLICE
 
     def check(self, path: Path) -> None:
+        require_utf8(path)
         good = 0
         for n, row in _rows(path):
             if row is None:
@@ -157,7 +166,7 @@ class PolicePoleAdapter:
         children = [
             str(p.get("person_id"))
             for p in roles
-            if isinstance(p, dict) and p.get("role") in CHILD_ROLES
+            if isinstance(p, dict) and isinstance(p.get("role"), str) and p["role"] in CHILD_ROLES
         ]
         if not any(child in persons for child in children):
             raise RowError("persons", "No child in the event is a person in this export.")
