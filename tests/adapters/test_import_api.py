@@ -68,3 +68,24 @@ def test_a_malformed_file_is_one_clear_error(world: World) -> None:
 def test_without_a_token_nothing_is_imported(world: World) -> None:
     answer = world.api.post("/v1/imports/council", content=council_body())
     assert answer.status_code == 401
+
+
+@pytest.mark.parametrize(
+    ("kind", "agency", "body"),
+    [
+        ("council", "COUNCIL", (HEADER + "\n").encode() + b"P1,child,Ann,Lee\xff\n"),
+        ("health", "HEALTH", b'{"resourceType": "Patient", "id": "p\xfe1"}\n'),
+        ("police", "POLICE", b'{"entity": "person", "person_id": "\xc3"}\n'),
+        ("health", "HEALTH", b'{"resourceType": "Bundle", "entry": 5}'),
+    ],
+    ids=["council-not-utf8", "health-not-utf8", "police-not-utf8", "bundle-entry-not-a-list"],
+)
+def test_a_file_the_adapter_cannot_read_is_400_and_stores_nothing(
+    world: World, kind: str, agency: str, body: bytes
+) -> None:
+    """Not a 500: these once escaped the adapters as decoding and type errors."""
+    before = snapshot(world.hub)["counts"]
+    answer = world.api.post(f"/v1/imports/{kind}", content=body, headers=world.auth(agency))
+    assert answer.status_code == 400, answer.text
+    assert answer.json()["errors"][0]["code"] == "file-structure"
+    assert snapshot(world.hub)["counts"] == before
